@@ -1,0 +1,1 @@
+"""Pixels to decisions: face detection, parsing, alignment, face codes and gallery search, in torch."""
