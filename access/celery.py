@@ -3,9 +3,21 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "access.settings.base")
 
 app = Celery("facegate")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["recognition"])
+
+
+@worker_process_init.connect(dispatch_uid="facegate.pool_child_own_process_group")
+def _leave_launcher_process_group(**_kwargs) -> None:
+    """Put each prefork pool child in a process group of its own.
+
+    Launchers such as honcho stop a worker by signalling its whole process group. A pool child killed that
+    way can die holding the pool's queue lock, and the worker then hangs forever in its warm shutdown. Out of
+    the group, a child is stopped by its parent, after its current task.
+    """
+    os.setpgid(0, 0)

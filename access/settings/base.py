@@ -5,9 +5,11 @@ Production sets DATABASE_URL, CELERY_BROKER_URL and friends; see deploy/env.exam
 """
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -17,10 +19,10 @@ DATA_DIR = Path(env.str("FACEGATE_DATA_DIR", default=str(BASE_DIR / "data")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _persisted_secret(path: Path) -> str:
+def _persisted_secret(path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(50)) -> str:
     """A random key made on first run and kept, so sessions survive restarts without a fixed string."""
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -41,6 +43,15 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "access.core",
+    "access.accounts",
+    "access.people",
+    "access.doors",
+    "access.cameras",
+    "access.watchlists",
+    "access.events",
+    "access.alerts",
+    "access.audit",
 ]
 
 MIDDLEWARE = [
@@ -50,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "access.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -75,6 +87,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'facegate.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A request is one transaction: a change and its audit entry commit together, or neither does.
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -124,6 +138,36 @@ CELERY_TASK_ROUTES = {
 }
 
 MQTT_URL = env.str("MQTT_URL", default="")
+
+# Face codes and images are encrypted at rest with these Fernet keys: the first encrypts, all decrypt
+# (rotation: put a new key first). Losing the key loses every enrolled face; back up DATA_DIR.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEY", default=[]) or [
+    _persisted_secret(DATA_DIR / "field_encryption_key", lambda: Fernet.generate_key().decode())
+]
+FACEGATE_MATCH_THRESHOLD = env.float("FACEGATE_MATCH_THRESHOLD", default=0.6)
+FACEGATE_MAX_UPLOAD_BYTES = env.int("FACEGATE_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+FACEGATE_MAX_UPLOAD_PIXELS = env.int("FACEGATE_MAX_UPLOAD_PIXELS", default=40_000_000)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: its WWW-Authenticate header is what makes a missing login a 401 rather than a 403.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["access.accounts.permissions.RolePermissions"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=50),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "access.core.api.exceptions.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FaceGate API",
+    "DESCRIPTION": "Face-recognition access control: people, watchlists, doors, cameras, events and alerts.",
+    "VERSION": "1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SCHEMA_PATH_PREFIX": "/api/",
+}
 
 LOGGING = {
     "version": 1,

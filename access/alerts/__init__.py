@@ -1,0 +1,1 @@
+"""Alerts: a blocklisted or missing person was seen; someone must acknowledge and resolve it."""

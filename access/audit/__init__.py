@@ -1,0 +1,1 @@
+"""The audit trail: who created, changed or deleted what, through the API or the admin, from where."""

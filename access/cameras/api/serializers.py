@@ -1,0 +1,29 @@
+from rest_framework import serializers
+
+from access.core.api.serializers import ValidatedModelSerializer
+
+from ..models import Camera
+
+
+class CameraSerializer(ValidatedModelSerializer):
+    effective_match_threshold = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = Camera
+        fields = [
+            "id", "name", "source_url", "door", "enabled", "frame_rate", "min_face_size", "match_threshold",
+            "effective_match_threshold", "device_account",
+        ]
+        read_only_fields = ["device_account"]
+
+
+class DeviceTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Shown once; send it as `Authorization: Token <token>`.")
+    device_account = serializers.CharField()
+
+
+class FrameAcceptedSerializer(serializers.Serializer):
+    camera = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    queued = serializers.BooleanField(help_text="False while no recognition pipeline is installed.")

@@ -1,0 +1,48 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from access.accounts.permissions import IsCameraDevice
+from access.core.api.serializers import ImageUploadSerializer
+
+from .. import services
+from ..filtersets import CameraFilterSet
+from ..models import Camera
+from .serializers import CameraSerializer, DeviceTokenSerializer, FrameAcceptedSerializer
+
+
+class CameraViewSet(viewsets.ModelViewSet):
+    queryset = Camera.objects.select_related("door", "device_account")
+    serializer_class = CameraSerializer
+    filterset_class = CameraFilterSet
+    action_permissions = {"device_token": "change"}
+
+    @extend_schema(request=None, responses={201: DeviceTokenSerializer})
+    @action(detail=True, methods=["post"], url_path="device-token")
+    def device_token(self, request: Request, pk: str) -> Response:
+        """Issue a new API token for the camera's device account; the previous token stops working."""
+        camera = self.get_object()
+        token = services.issue_device_token(camera)
+        body = {"token": token, "device_account": camera.device_account.get_username()}
+        return Response(DeviceTokenSerializer(body).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request={"multipart/form-data": ImageUploadSerializer, "application/json": ImageUploadSerializer},
+        responses={
+            202: FrameAcceptedSerializer,
+            400: OpenApiResponse(description="Not an accepted image."),
+            409: OpenApiResponse(description="The camera is disabled."),
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsCameraDevice])
+    def frames(self, request: Request, pk: str) -> Response:
+        """Post one frame from this camera (device accounts only, for their own camera)."""
+        camera = self.get_object()
+        upload = ImageUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        frame = upload.validated_data["decoded"]
+        queued = services.submit_frame(camera, frame)
+        body = {"camera": camera.pk, "width": frame.width, "height": frame.height, "queued": queued}
+        return Response(FrameAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,63 @@
+from django.conf import settings
+from django.core.validators import URLValidator
+from django.db import models
+from django.db.models import Q
+
+from access.doors.models import Door
+
+# Face codes are unit vectors, so the distance between two of them lies in [0, 2].
+MAX_MATCH_THRESHOLD = 2.0
+MAX_FRAME_RATE = 60.0
+
+
+class Camera(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    source_url = models.CharField(
+        "source URL", max_length=500, validators=[URLValidator(schemes=["rtsp", "rtsps", "http", "https"])],
+        help_text="Stream address, e.g. rtsp://10.0.0.5/stream1.",
+    )
+    door = models.ForeignKey(
+        Door, on_delete=models.SET_NULL, null=True, blank=True, related_name="cameras",
+        help_text="The door this camera guards.",
+    )
+    enabled = models.BooleanField(default=True)
+    frame_rate = models.FloatField(default=5.0, help_text="Frames per second to analyse.")
+    min_face_size = models.PositiveSmallIntegerField(default=80, help_text="Smallest face to consider, in pixels.")
+    match_threshold = models.FloatField(
+        null=True, blank=True,
+        help_text="Largest face-code distance that counts as a match; empty uses FACEGATE_MATCH_THRESHOLD.",
+    )
+    device_account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="camera",
+        help_text="The device account whose token may post frames for this camera.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(frame_rate__gt=0) & Q(frame_rate__lte=MAX_FRAME_RATE),
+                name="camera_frame_rate_range",
+                violation_error_message=f"The frame rate must be above 0 and at most {MAX_FRAME_RATE:g}.",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_face_size__gt=0),
+                name="camera_min_face_size_positive",
+                violation_error_message="The minimum face size must be positive.",
+            ),
+            models.CheckConstraint(
+                condition=Q(match_threshold__isnull=True)
+                | (Q(match_threshold__gt=0) & Q(match_threshold__lte=MAX_MATCH_THRESHOLD)),
+                name="camera_match_threshold_range",
+                violation_error_message=f"The match threshold must be above 0 and at most {MAX_MATCH_THRESHOLD:g}.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_match_threshold(self) -> float:
+        if self.match_threshold is None:
+            return settings.FACEGATE_MATCH_THRESHOLD
+        return self.match_threshold

@@ -1,0 +1,1 @@
+"""What every FaceGate app shares: encryption at rest, image intake, API conventions."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DoorsConfig(AppConfig):
+    name = "access.doors"
+    label = "doors"
+    verbose_name = "Doors"

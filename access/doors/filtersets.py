@@ -1,0 +1,20 @@
+import django_filters
+
+from .models import Door, DoorGroup
+
+
+class DoorFilterSet(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    group = django_filters.ModelChoiceFilter(field_name="groups", queryset=DoorGroup.objects.all())
+
+    class Meta:
+        model = Door
+        fields = ["name", "controller_kind", "fail_mode", "group"]
+
+
+class DoorGroupFilterSet(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = DoorGroup
+        fields = ["name", "doors"]

@@ -1,0 +1,84 @@
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from uuid import uuid4
+
+import numpy as np
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from access.core.images import DecodedImage, rgb_pixels
+
+from .models import Consent, ConsentRequired, FaceSample, Person
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SampleAnalysis:
+    """What the recognition engine made of one photo: a face code, or why the photo cannot be used."""
+
+    code: np.ndarray | None = None
+    model_version: str = ""
+    quality: dict[str, float] = field(default_factory=dict)
+    rejection_reason: str = ""
+
+
+Analyse = Callable[[np.ndarray], SampleAnalysis]
+
+
+def add_sample(person: Person, image: DecodedImage, uploaded_by: AbstractBaseUser | None = None) -> FaceSample:
+    """Store the photo encrypted as a pending sample and queue its enrollment once the transaction commits."""
+    from recognition import tasks
+
+    if not person.has_consent:
+        raise ConsentRequired(f"{person} has not consented to biometric processing; record consent first.")
+    sample = FaceSample(person=person, width=image.width, height=image.height, uploaded_by=uploaded_by)
+    sample.image.save(f"{uuid4().hex}.{image.extension}", ContentFile(image.data), save=False)
+    try:
+        sample.save()
+    except BaseException:
+        sample.image.delete(save=False)
+        raise
+    tasks.enroll_sample.delay_on_commit(sample.pk)
+    return sample
+
+
+def enroll_sample(sample_id: int, analyse: Analyse | None = None) -> FaceSample | None:
+    """Turn a pending sample into an enrolled or rejected one; a sample already decided is left alone.
+
+    Without an `analyse` function (no recognition engine installed yet) the sample stays pending.
+    """
+    with transaction.atomic():
+        sample = FaceSample.objects.select_for_update().select_related("person").filter(pk=sample_id).first()
+        if sample is None:
+            logger.info("Sample %s no longer exists (deleted, or consent withdrawn); nothing to enroll.", sample_id)
+            return None
+        if sample.state != FaceSample.State.PENDING:
+            return sample
+        if analyse is None:
+            logger.warning("No recognition engine is installed; sample %s stays pending.", sample_id)
+            return sample
+        with sample.image.open() as stored:
+            pixels = rgb_pixels(stored.read())
+        analysis = analyse(pixels)
+        if analysis.rejection_reason:
+            sample.state = FaceSample.State.REJECTED
+            sample.rejection_reason = analysis.rejection_reason
+        else:
+            sample.face_code = analysis.code
+            sample.model_version = analysis.model_version
+            sample.state = FaceSample.State.ENROLLED
+            sample.enrolled_at = timezone.now()
+        sample.quality = analysis.quality
+        sample.save()
+    return sample
+
+
+@transaction.atomic
+def withdraw_consent(consent: Consent) -> None:
+    """Consent withdrawn: every photo and face code of the person goes with it."""
+    consent.person.samples.all().delete()
+    consent.delete()

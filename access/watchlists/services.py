@@ -1,0 +1,52 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from access.alerts.models import Alert
+from access.doors.models import Door
+from access.events.models import Event
+from access.people.models import Person
+
+from .models import AllowEntry, ScheduleWindow
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Event.Decision
+    reason: str
+    alert_kind: Alert.Kind | None = None
+
+
+def access_verdict(person: Person, door: Door, at: datetime | None = None) -> Verdict:
+    """Whether `person` may pass `door` at `at` (default now), and why.
+
+    In order: a block in force (alert), an open missing case (alert), suspension (deny), then an allow entry
+    in force for this door, directly or through a group, whose weekly schedule includes the moment (grant).
+    So a block always beats an allow.
+    """
+    at = at or timezone.now()
+    block = person.block_entries.in_force(at).first()
+    if block is not None:
+        return Verdict(Event.Decision.ALERT, f"Blocklisted: {block.reason}", Alert.Kind.BLOCKLIST)
+    case = person.missing_entries.open_at(at).first()
+    if case is not None:
+        return Verdict(Event.Decision.ALERT, f"Reported missing (case {case.case_number})", Alert.Kind.MISSING)
+    if person.status == Person.Status.SUSPENDED:
+        return Verdict(Event.Decision.DENY, "Person is suspended")
+    entries = AllowEntry.objects.filter(person=person).in_force(at).for_door(door).prefetch_related("schedule")
+    if not entries:
+        return Verdict(Event.Decision.DENY, f"No allow entry in force for {door}")
+    if any(entry.in_schedule(at) for entry in entries):
+        return Verdict(Event.Decision.GRANT, f"Allowed at {door}")
+    return Verdict(Event.Decision.DENY, f"Outside the allowed hours for {door}")
+
+
+@transaction.atomic
+def replace_schedule(entry: AllowEntry, windows: list[dict]) -> None:
+    """Make `windows` (weekday, starts_at, ends_at) the entry's whole weekly schedule."""
+    for window in entry.schedule.all():
+        window.delete()
+    for window in windows:
+        ScheduleWindow.objects.create(allow_entry=entry, **window)

@@ -1,0 +1,129 @@
+"""Model speed: the torch ports against dlib-bin in the same process, on the same real faces.
+
+    nice -n 10 .venv/bin/python -m bench.models                 # every model, from the repository root
+    nice -n 10 .venv/bin/python -m bench.models facecode --rounds 9
+
+Each model has a `bench_<model>` function returning rows; variants run interleaved, round after round, and the
+median round counts, so load from other processes hits every variant alike. "x dlib" is dlib's per-face time
+divided by this row's (the dlib row it is compared with is named in the table).
+"""
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from recognition.models.facecode import FaceCoder
+from recognition.models.weights import dat_path
+
+FACEDATA = Path(
+    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "facedata")
+)
+
+
+@dataclass
+class Row:
+    name: str
+    faces: int  # faces per call
+    seconds: float  # median seconds per call
+    reference: str | None = None  # name of the dlib row this one is compared with
+
+    @property
+    def per_face_ms(self) -> float:
+        return 1000 * self.seconds / self.faces
+
+
+def interleaved(variants: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median seconds per call of each variant, after one warm-up call each."""
+    for run in variants.values():
+        run()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, run in variants.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def dlib_chips(count: int) -> np.ndarray:
+    """150x150 chips made by dlib's own pipeline from the first photo of successive shared identities."""
+    import dlib
+
+    detector = dlib.get_frontal_face_detector()
+    landmarks = dlib.shape_predictor(str(dat_path("shape_predictor_5_face_landmarks.dat")))
+    chips = []
+    for person in sorted(p for p in (FACEDATA / "identities").iterdir() if p.is_dir()):
+        image = np.asarray(Image.open(min(person.glob("*.jpg"))).convert("RGB"))
+        boxes = detector(image, 1)
+        if len(boxes) == 1:
+            chips.append(dlib.get_face_chip(image, landmarks(image, boxes[0]), size=150, padding=0.25))
+        if len(chips) == count:
+            return np.stack(chips)
+    raise SystemExit(f"found only {len(chips)} single-face photos under {FACEDATA / 'identities'}")
+
+
+def bench_facecode(rounds: int) -> list[Row]:
+    import dlib
+
+    chips = dlib_chips(16)
+    encoder = dlib.face_recognition_model_v1(str(dat_path("dlib_face_recognition_resnet_model_v1.dat")))
+    coder = FaceCoder()
+    chip_list = list(chips)
+    seconds = interleaved(
+        {
+            "dlib compute_face_descriptor(chip)": lambda: encoder.compute_face_descriptor(chips[0]),
+            "dlib compute_face_descriptor([16 chips])": lambda: encoder.compute_face_descriptor(chip_list),
+            "torch FaceCoder batch 1": lambda: coder.get_batch(chips[:1]),
+            "torch FaceCoder batch 16": lambda: coder.get_batch(chips),
+        },
+        rounds,
+    )
+    single, batched = "dlib compute_face_descriptor(chip)", "dlib compute_face_descriptor([16 chips])"
+    return [
+        Row(single, 1, seconds[single]),
+        Row(batched, 16, seconds[batched]),
+        Row("torch FaceCoder batch 1", 1, seconds["torch FaceCoder batch 1"], single),
+        Row("torch FaceCoder batch 16", 16, seconds["torch FaceCoder batch 16"], batched),
+    ]
+
+
+BENCHES: dict[str, Callable[[int], list[Row]]] = {"facecode": bench_facecode}
+
+
+def print_rows(title: str, rows: list[Row]) -> None:
+    by_name = {row.name: row for row in rows}
+    print(f"\n{title}")
+    print(f"  {'variant':<42} {'ms/face':>9} {'faces/s':>9} {'x dlib':>8}")
+    for row in rows:
+        ratio = f"{by_name[row.reference].per_face_ms / row.per_face_ms:7.1f}x" if row.reference else ""
+        print(f"  {row.name:<42} {row.per_face_ms:9.1f} {1000 / row.per_face_ms:9.1f} {ratio:>8}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", help=f"any of: {', '.join(BENCHES)} (default: all)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per variant (median counts)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    args = parser.parse_args()
+    unknown = set(args.models) - set(BENCHES)
+    if unknown:
+        parser.error(f"unknown models {sorted(unknown)}; known: {', '.join(BENCHES)}")
+    torch.set_num_threads(args.threads)
+    print(
+        f"torch {torch.__version__}, {args.threads} threads; load average {os.getloadavg()[0]:.2f} "
+        f"on {os.cpu_count()} CPUs"
+    )
+    for model in args.models or BENCHES:
+        print_rows(model, BENCHES[model](args.rounds))
+
+
+if __name__ == "__main__":
+    main()
