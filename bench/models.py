@@ -121,6 +121,8 @@ def main() -> None:
         f"torch {torch.__version__}, {args.threads} threads; load average {os.getloadavg()[0]:.2f} "
         f"on {os.cpu_count()} CPUs"
     )
+    if os.getloadavg()[0] > (os.cpu_count() or 1):
+        print("the CPUs are oversubscribed: figures are noisy, and multi-threaded torch suffers most")
     for model in args.models or BENCHES:
         print_rows(model, BENCHES[model](args.rounds))
 

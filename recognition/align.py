@@ -109,10 +109,7 @@ def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     src_z = src[:, 0] + 1j * src[:, 1]
     dst_z = dst[:, 0] + 1j * dst[:, 1]
     src_c, dst_c = src_z - src_z.mean(), dst_z - dst_z.mean()
-    spread = np.vdot(src_c, src_c).real
-    if spread == 0:
-        raise ValueError("keypoints for alignment must not all coincide")
-    a = np.vdot(src_c, dst_c) / spread
+    a = np.vdot(src_c, dst_c) / np.vdot(src_c, src_c).real
     b = dst_z.mean() - a * src_z.mean()
     return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]])
 
@@ -123,10 +120,13 @@ def _invert(affine: np.ndarray) -> np.ndarray:
 
 
 def chip_transform(keypoints: dict[str, Point], size: int = 150, padding: float = 0.25) -> np.ndarray:
-    """2x3 matrix mapping image pixels to chip pixels, fitted on every keypoint named in TEMPLATE.
+    """2x3 similarity taking image pixels to the chip pixels dlib samples them into (its
+    get_mapping_to_chip), fitted on every given keypoint; the face square spans size/(1+2*padding) pixels.
 
-    As dlib.get_face_chip_details: the template is fitted onto the keypoints (not the reverse, which gives
-    a different least-squares answer), and the face square spans size/(1+2*padding) chip pixels.
+    As dlib.get_face_chip_details, the template is fitted onto the keypoints, not the reverse (a different
+    least-squares answer). dlib then frames the chip with a rectangle of size*scale image pixels centred on
+    the template's centre and samples the chip's corner pixels at the rectangle's corners, which shifts the
+    chip by about half a pixel and stretches it by (size*scale-1)/(size-1)/scale; so does this matrix.
     """
     unknown = sorted(set(keypoints) - set(TEMPLATE))
     if unknown:
@@ -136,9 +136,16 @@ def chip_transform(keypoints: dict[str, Point], size: int = 150, padding: float 
     if size < 2 or padding < 0:
         raise ValueError(f"need size >= 2 and padding >= 0, got size={size}, padding={padding}")
     names = list(keypoints)
-    chip_points = (padding + np.array([TEMPLATE[n] for n in names])) / (2 * padding + 1) * size
-    image_points = np.array([keypoints[n] for n in names], dtype=np.float64)
-    return _invert(_similarity(chip_points, image_points))
+    template_points = (padding + np.array([TEMPLATE[n] for n in names])) / (2 * padding + 1) * size
+    fit = _similarity(template_points, np.array([keypoints[n] for n in names], dtype=np.float64))
+    scale = math.hypot(fit[0, 0], fit[1, 0])
+    step = (size * scale - 1) / (size - 1)  # image pixels between neighbouring chip pixels
+    if step <= 0:
+        raise ValueError("the keypoints coincide or span less than a pixel: nothing to align")
+    linear = fit[:, :2] * (step / scale)
+    center = fit @ np.array([size / 2, size / 2, 1.0])
+    to_image = np.hstack([linear, (center - linear @ np.full(2, (size - 1) / 2))[:, None]])
+    return _invert(to_image)
 
 
 # ---- dlib's extract_image_chip ------------------------------------------------------------------------
@@ -185,10 +192,8 @@ def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     lr, tb = (x - left)[..., None], (y - top)[..., None]
     c0 = np.where(inside, left, 0).astype(np.intp)
     r0 = np.where(inside, top, 0).astype(np.intp)
-    c1, r1 = np.minimum(c0 + 1, cols - 1), np.minimum(r0 + 1, rows - 1)
-    px = image.astype(np.float64)
-    upper = (1 - lr) * px[r0, c0] + lr * px[r0, c1]
-    lower = (1 - lr) * px[r1, c0] + lr * px[r1, c1]
+    upper = (1 - lr) * image[r0, c0] + lr * image[r0, c0 + 1]
+    lower = (1 - lr) * image[r0 + 1, c0] + lr * image[r0 + 1, c0 + 1]
     value = (1 - tb) * upper + tb * lower
     return np.where(inside[..., None], np.clip(value, 0, 255), 0).astype(np.uint8)
 
@@ -215,11 +220,10 @@ def extract_chip(image_rgb: np.ndarray, transform: np.ndarray, size: int = 150) 
     ):
         raise ValueError(f"expected a 2x3 similarity (rotation, scale, shift), got {transform.tolist()}")
     to_image = _invert(transform)
-    # dlib's chip_details: the chip is a rectangle of size*scale image pixels turned by angle.
+    # dlib's chip_details: a rectangle turned by angle whose corners are the chip's corner pixels.
     angle = math.atan2(to_image[1, 0], to_image[0, 0])
-    scale = math.hypot(to_image[0, 0], to_image[1, 0])
-    cx, cy = to_image @ np.array([size / 2, size / 2, 1.0])
-    half = (size * scale - 1) / 2
+    cx, cy = to_image @ np.array([(size - 1) / 2, (size - 1) / 2, 1.0])
+    half = math.hypot(to_image[0, 0], to_image[1, 0]) * (size - 1) / 2
     rect = (cx - half, cy - half, cx + half, cy + half)
     chip_area = size * size
     rows, cols = image_rgb.shape[:2]

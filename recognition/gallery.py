@@ -1,9 +1,10 @@
 """The gallery: FAISS search over enrolled face codes, kept in step with the database in every worker.
 
-Exact search (`IndexIDMap2` over `IndexFlatL2`) while the gallery is small; past `approximate_from` codes it is
-rebuilt, off the hot path, as an IVF index (`IndexIVFFlat`) whose probe count keeps recall@1 >= 0.99 against exact
-search (bench/gallery.py measures both). The IVF index keeps the sample ids itself: wrapping it in `IndexIDMap2`
-would renumber ids wrongly on removal, since IVF does not compact its internal ids the way `IndexFlat` does.
+Exact search (`IndexIDMap2` over `IndexFlatL2`) while the gallery is small; past `approximate_from` codes
+it is rebuilt, off the hot path, as an IVF index (`IndexIVFFlat`) whose probe count keeps recall@1 >= 0.99
+against exact search (bench/gallery.py measures both). The IVF index keeps the sample ids itself: inside
+`IndexIDMap2` its removals would silently mislabel later samples, as IVF does not compact its ids the way
+`IndexFlat` does. Not HNSW: FAISS cannot remove from it, and an erased person must stop matching at once.
 
 Every worker process holds its own `Gallery` and calls `sync(feed)` before it searches: a `GalleryFeed` says
 cheaply whether anything changed since the gallery's version, and only then hands over the changes.
@@ -45,7 +46,7 @@ Row = tuple[int, int, np.ndarray]  # (sample id, person id, 128-d code)
 
 
 class Changes(NamedTuple):
-    """What a feed changed after some version: apply `removes`, then `adds` (an id already present is replaced)."""
+    """What changed after some version: apply `removes`, then `adds` (an id already present is replaced)."""
 
     version: int
     adds: list[Row]
@@ -56,11 +57,11 @@ class GalleryFeed(Protocol):
     """Where a worker's gallery learns about enrolments and erasures made elsewhere."""
 
     def head(self) -> int:
-        """The latest version. Called before every search, so it must be cheap (one Redis GET, one indexed row)."""
+        """The latest version. Called before every search, so it must be cheap (a Redis GET, one row)."""
         ...
 
     def changes_since(self, version: int) -> Changes | None:
-        """Everything changed after `version`, or None when the feed no longer knows (then `snapshot()` is used)."""
+        """Everything changed after `version`, or None when the feed no longer knows (then: `snapshot()`)."""
         ...
 
     def snapshot(self) -> tuple[int, Iterable[Row]]:
@@ -69,7 +70,10 @@ class GalleryFeed(Protocol):
 
 
 class ScoreNormaliser(Protocol):
-    """Maps (n, k) neighbour distances of `queries` to scores (smaller is closer), e.g. T-norm against a cohort."""
+    """Turns the (n, k) neighbour distances of `queries` into scores (smaller is closer), e.g. T-norm.
+
+    `person_ids` holds each neighbour's person; past the gallery's end the distance is inf and the person -1.
+    """
 
     def __call__(self, queries: np.ndarray, distances: np.ndarray, person_ids: np.ndarray) -> np.ndarray: ...
 
@@ -85,17 +89,15 @@ class Match:
 @dataclass(frozen=True)
 class Identification:
     matches: list[Match]  # every person within the threshold, best first; empty for an unknown face
-    nearest_rejected: (
-        float  # score of the closest person outside the threshold (inf: none among the k nearest)
-    )
+    nearest_rejected: float  # score of the nearest person outside it (inf: none among the k nearest)
 
 
 class Gallery:
     """Face codes of enrolled samples, searchable by Euclidean distance; thread-safe.
 
     Searches hold the same lock as changes, so no search sees a change half applied. Growing past
-    `approximate_from` (or shrinking below half of it, or outgrowing the IVF's list count) starts a rebuild in a
-    background thread; searches keep using the current index until the new one is swapped in.
+    `approximate_from` (or shrinking below half of it, or outgrowing the IVF's list count) starts a rebuild in
+    a background thread; searches keep using the current index until the new one is swapped in.
     """
 
     def __init__(self, approximate_from: int = APPROXIMATE_FROM, nprobe: int = NPROBE, device: str = "auto"):
@@ -105,14 +107,13 @@ class Gallery:
         if device == "cuda" and not gpus:
             raise RuntimeError("device='cuda' needs faiss built with GPU support and a visible CUDA device")
         self.approximate_from = approximate_from
-        self.nprobe = nprobe
+        self._nprobe = nprobe
         self._gpu = faiss.StandardGpuResources() if gpus and device != "cpu" else None
         self._lock = threading.Lock()  # guards everything below
         self._rebuild_lock = threading.Lock()  # one rebuild at a time
         self._sync_lock = threading.Lock()  # one sync at a time, so versions only move forward
         self._owners = _Owners()
-        self._index = self._new_index(np.empty((0, DIM), np.float32), nlist=0)
-        self._replica = self._to_device(self._index)
+        self._install(self._new_index(np.empty((0, DIM), np.float32), nlist=0))
         self._journal: list[tuple[np.ndarray, ...]] | None = None  # changes made while a rebuild runs
         self._rebuilder: threading.Thread | None = None
         self._version = 0
@@ -126,6 +127,17 @@ class Gallery:
         return self._version
 
     @property
+    def nprobe(self) -> int:
+        """Inverted lists an approximate search visits: more is slower and closer to exact."""
+        return self._nprobe
+
+    @nprobe.setter
+    def nprobe(self, nprobe: int) -> None:
+        with self._lock:
+            self._nprobe = nprobe
+            self._install(self._index)
+
+    @property
     def kind(self) -> str:
         """'flat' (exact) or 'ivf' (approximate)."""
         return "ivf" if isinstance(self._index, faiss.IndexIVF) else "flat"
@@ -133,7 +145,7 @@ class Gallery:
     # changes
 
     def add(self, sample_ids: Sequence[int], person_ids: Sequence[int], codes: np.ndarray) -> None:
-        """Enrol new samples; ids already in the gallery are refused (remove them first), and nothing is added."""
+        """Enrol new samples. Ids already in the gallery are refused (remove them first); nothing is added."""
         ids, persons, vectors = _as_rows(sample_ids, person_ids, codes)
         with self._lock:
             present = ids[self._owners.contains(ids)]
@@ -151,7 +163,7 @@ class Gallery:
             self._apply(ids, *_no_rows())
 
     def remove_person(self, person_id: int) -> int:
-        """Remove every sample of a person and return how many there were (0 is fine: erasing is idempotent)."""
+        """Remove every sample of a person; returns how many there were (0 is fine: erasing is idempotent)."""
         with self._lock:
             samples = self._owners.samples_of(int(person_id))
             self._apply(samples, *_no_rows())
@@ -164,8 +176,9 @@ class Gallery:
         """
         ids, persons, codes = _rows_to_arrays(rows)
         with self._rebuild_lock:
-            self._rebuild_from(ids, persons, codes)
-            self._version = version
+            with self._lock:
+                self._journal = []
+            self._swap_in(ids, persons, codes, version)
 
     def sync(self, feed: GalleryFeed) -> bool:
         """Apply what `feed` changed since this gallery's version; True when anything was applied.
@@ -191,7 +204,7 @@ class Gallery:
     # search
 
     def search(self, codes: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """The k nearest samples of each query: (n, k) Euclidean distances and sample ids (inf and -1 past the end)."""
+        """The k nearest samples of each query: (n, k) Euclidean distances and ids (inf and -1 if none)."""
         queries = _as_codes(codes)
         with self._lock:
             return self._search(queries, k)
@@ -241,7 +254,7 @@ class Gallery:
 
     @classmethod
     def load(cls, path: str | os.PathLike, **options) -> "Gallery":
-        """A gallery saved by `save`; `options` as for the constructor. A file that is not one raises ValueError."""
+        """A gallery saved by `save`; `options` as for the constructor. Any other file raises ValueError."""
         try:
             with np.load(path, allow_pickle=False) as saved:
                 if int(saved["format"]) != _SAVE_FORMAT:
@@ -295,32 +308,39 @@ class Gallery:
             self._rebuilder.start()
 
     def _rebuild_if_needed(self) -> None:
-        """Rebuild to the layout the current size calls for (runs without the lock, in a background thread)."""
+        """Rebuild to the layout the current size calls for (in a background thread, without the lock)."""
         with self._rebuild_lock:
             with self._lock:
                 if not self._wants_rebuild():
                     return
                 ids, persons = self._owners.samples.copy(), self._owners.persons.copy()
                 codes = self._index.reconstruct_batch(ids) if len(ids) else np.empty((0, DIM), np.float32)
-            self._rebuild_from(ids, persons, codes)
+                self._journal = []
+            self._swap_in(ids, persons, codes, self._version)
 
-    def _rebuild_from(self, ids: np.ndarray, persons: np.ndarray, codes: np.ndarray) -> None:
-        """Build an index of these rows without the lock, then swap it in and replay the changes made meanwhile."""
-        with self._lock:
-            self._journal = []
+    def _swap_in(self, ids: np.ndarray, persons: np.ndarray, codes: np.ndarray, version: int) -> None:
+        """Build an index of these rows without the lock; swap it in, replaying changes journaled meanwhile.
+
+        The caller started the journal (`self._journal = []`) when it took the rows.
+        """
         try:
             owners, index = _Owners(ids, persons), self._new_index(codes, self._nlist_for(len(ids)))
             index.add_with_ids(codes, ids)
-        finally:
+        except BaseException:
             with self._lock:
-                journal, self._journal = self._journal, None
+                self._journal = None
+            raise
         with self._lock:
-            for change in journal:
+            for change in self._journal:
                 _change(owners, index, *change)
+            self._journal = None
             self._owners = owners
             self._install(index)
+            self._version = version
 
     def _install(self, index: faiss.Index) -> None:
+        if isinstance(index, faiss.IndexIVF):
+            index.nprobe = self._nprobe
         self._index = index
         self._replica = self._to_device(index)
 
@@ -331,10 +351,10 @@ class Gallery:
         if not nlist:
             return faiss.IndexIDMap2(faiss.IndexFlatL2(DIM))
         index = faiss.IndexIVFFlat(faiss.IndexFlatL2(DIM), DIM, nlist)
-        index.cp.max_points_per_centroid = 2 * _TRAINING_POINTS_PER_LIST  # k-means on a sample: minutes at 1M
+        # k-means on a sample: FAISS's default 256 points per list takes minutes at 1M codes
+        index.cp.max_points_per_centroid = 2 * _TRAINING_POINTS_PER_LIST
         index.train(training)
         index.set_direct_map_type(faiss.DirectMap.Hashtable)  # remove_ids and reconstruct by sample id
-        index.nprobe = self.nprobe
         return index
 
     def _nlist_for(self, size: int) -> int:
@@ -384,12 +404,12 @@ class MemoryFeed:
             return self._version
 
     def remove_person(self, person_id: int) -> int:
-        return self.remove(
-            [sample for sample, (person, _) in list(self._live.items()) if person == person_id]
-        )
+        with self._lock:
+            samples = [sample for sample, (person, _) in self._live.items() if person == person_id]
+        return self.remove(samples)
 
     def forget_history(self) -> None:
-        """Drop what changed so far, as a trimmed Redis stream would: galleries behind it rebuild from a snapshot."""
+        """Forget past changes, as a trimmed Redis stream would: galleries behind rebuild from a snapshot."""
         with self._lock:
             self._touched.clear()
             self._oldest = self._version
@@ -421,14 +441,19 @@ class _Owners:
         return len(self.samples)
 
     def contains(self, samples: np.ndarray) -> np.ndarray:
-        at = np.searchsorted(self.samples, samples).clip(max=max(len(self.samples) - 1, 0))
-        return (self.samples[at] == samples) if len(self.samples) else np.zeros(np.shape(samples), bool)
+        return self._locate(samples)[1]
 
     def persons_of(self, samples: np.ndarray) -> np.ndarray:
-        """Person of each sample id, -1 for -1 (FAISS's 'no result')."""
-        found = self.contains(samples)
-        at = np.searchsorted(self.samples, samples).clip(max=max(len(self.samples) - 1, 0))
-        return np.where(found, self.persons[at] if len(self.persons) else -1, -1)
+        """Person of each sample id, -1 for unknown ids such as FAISS's -1 ('no result')."""
+        at, found = self._locate(samples)
+        return np.where(found, self.persons[at], -1) if len(self.persons) else np.full(np.shape(samples), -1)
+
+    def _locate(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each sample id sits in the sorted arrays, and whether it is there."""
+        if not len(self.samples):
+            return np.zeros(np.shape(samples), np.intp), np.zeros(np.shape(samples), bool)
+        at = np.searchsorted(self.samples, samples).clip(max=len(self.samples) - 1)
+        return at, self.samples[at] == samples
 
     def samples_of(self, person: int) -> np.ndarray:
         return self.samples[self.persons == person]
@@ -506,7 +531,7 @@ def _as_codes(codes: np.ndarray) -> np.ndarray:
 
 def _as_rows(sample_ids, person_ids, codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ids, persons = _as_ids(sample_ids), _as_ids(person_ids, "person ids")
-    vectors = _as_codes(codes) if len(ids) else np.empty((0, DIM), np.float32)
+    vectors = _as_codes(codes) if np.size(codes) else np.empty((0, DIM), np.float32)
     if not len(ids) == len(persons) == len(vectors):
         raise ValueError(f"{len(ids)} sample ids, {len(persons)} person ids and {len(vectors)} codes")
     if len(np.unique(ids)) != len(ids):

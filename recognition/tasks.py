@@ -29,8 +29,12 @@ def ping(self) -> dict[str, str | int]:
     soft_time_limit=120,
     time_limit=150,
 )
-def enroll_sample(sample_id: int):
-    """Compute and store the face code of one FaceSample; running it twice leaves the same result."""
+def enroll_sample(sample_id: int) -> str | None:
+    """Compute and store the face code of one FaceSample; running it twice leaves the same result.
+
+    Answers the sample's state afterwards, or None when the sample no longer exists.
+    """
     from access.people.services import enroll_sample as enroll
 
-    return enroll(sample_id)
+    sample = enroll(sample_id)
+    return None if sample is None else sample.state

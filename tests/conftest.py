@@ -71,6 +71,7 @@ class WorkerProcess:
     name: str
     process: subprocess.Popen
     log: Path
+    media_root: Path
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -84,6 +85,16 @@ def start_process_group(command: list[str], env: dict[str, str], log: Path) -> s
         )
 
 
+def descends_from(pid: int, ancestor: int) -> bool:
+    """Whether process `pid` is `ancestor` or was started, directly or not, by it (Linux /proc)."""
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return False
+
+
 def stop_process_group(process: subprocess.Popen, grace_s: float = 30) -> None:
     """SIGTERM to the leader (a warm shutdown for Celery, gunicorn and honcho); SIGKILL if it lingers."""
     process.terminate()
@@ -94,14 +105,22 @@ def stop_process_group(process: subprocess.Popen, grace_s: float = 30) -> None:
         process.wait()
 
 
-def worker_environment() -> dict[str, str]:
-    """The test process's environment, with DATABASE_URL renamed to the test database pytest-django made."""
+def worker_environment(media_root: Path) -> dict[str, str]:
+    """The test process's environment, with DATABASE_URL renamed to the test database pytest-django made.
+
+    The data folder stays the same, so the worker holds the same encryption keys as the tests.
+    """
     test_db = settings.DATABASES["default"]
     if test_db["ENGINE"] == "django.db.backends.sqlite3":
         pytest.fail("a worker process cannot share an in-memory SQLite test database: set DATABASE_URL to "
                     "PostgreSQL (access.settings.test does by default)", pytrace=False)
     database_url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{test_db['NAME']}").geturl()
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "access.settings.test", "DATABASE_URL": database_url}
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "access.settings.test",
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(media_root),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +128,8 @@ def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactor
     """A real `celery worker` process on the real broker, using this run's test database.
 
     Tests whose task reads rows they wrote need `django_db(transaction=True)`, so the rows are committed
-    where the worker can see them.
+    where the worker can see them, and `settings.MEDIA_ROOT = str(celery_worker.media_root)` when it reads
+    files they stored.
     """
     from access.celery import app
 
@@ -124,8 +144,10 @@ def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactor
     command = [sys.executable, "-m", "celery", "-A", "access", "worker", "-Q", WORKER_QUEUES,
                "--pool", "prefork", "--concurrency", "1", "-n", name, "--loglevel", "INFO",
                "--without-gossip", "--without-mingle"]
-    log = tmp_path_factory.mktemp("celery") / "worker.log"
-    worker = WorkerProcess(name, start_process_group(command, worker_environment(), log), log)
+    folder = tmp_path_factory.mktemp("celery")
+    log, media_root = folder / "worker.log", folder / "media"
+    process = start_process_group(command, worker_environment(media_root), log)
+    worker = WorkerProcess(name, process, log, media_root)
     try:
         deadline = time.monotonic() + WORKER_START_TIMEOUT_S
         while not app.control.ping(destination=[name], timeout=1.0):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, start_process_group, stop_process_group
+from tests.conftest import REPO_ROOT, descends_from, start_process_group, stop_process_group
 
 START_TIMEOUT_S = 90
 SERVER_URL_VARIABLES = {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_BROKER_WRITE_URL",
@@ -33,19 +33,6 @@ def _get_json(url: str) -> tuple[int, dict]:
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
-
-
-def _parent(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def _descends_from(pid: int, ancestor: int) -> bool:
-    while pid > 1:
-        if pid == ancestor:
-            return True
-        pid = _parent(pid)
-    return False
 
 
 def _wait_for_health(url: str, want_status: int, processes: list[subprocess.Popen], logs: list[Path]) -> dict:
@@ -102,7 +89,7 @@ def test_embedded_default_runs_web_and_worker_as_separate_processes(embedded_env
                                 check=True, capture_output=True, text=True, timeout=120)
         reply = json.loads(posted.stdout.strip().splitlines()[-1])
         assert reply["pong"] == "ok"
-        assert _descends_from(reply["pid"], worker.pid)
+        assert descends_from(reply["pid"], worker.pid)
         assert (tmp_path / "data" / "facegate.sqlite3").exists()
         assert (tmp_path / "data" / "celery-results.sqlite3").exists()
     finally:

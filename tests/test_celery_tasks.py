@@ -1,12 +1,14 @@
 """Celery through the real broker (Redis, as deploy/test.sh runs it) and a real worker process."""
 
 import os
+from pathlib import Path
 
 import pytest
 from django.db import InterfaceError, OperationalError
 
 from access.celery import app
 from recognition import tasks
+from tests.conftest import descends_from
 
 
 def test_broker_is_a_real_server():
@@ -20,7 +22,7 @@ def test_ping_round_trip_runs_in_the_worker_process(celery_worker):
     assert reply["pong"] == "ok"
     assert reply["worker"] == celery_worker.name
     assert reply["pid"] != os.getpid()
-    assert os.getpgid(reply["pid"]) == celery_worker.process.pid
+    assert descends_from(reply["pid"], celery_worker.process.pid)
 
 
 @pytest.mark.parametrize(
@@ -39,3 +41,32 @@ def test_enrollment_survives_worker_loss_and_retries_transient_database_errors()
     assert set(task.autoretry_for) == {OperationalError, InterfaceError}
     assert task.retry_backoff and task.max_retries
     assert task.soft_time_limit < task.time_limit
+
+
+FACEDATA = Path(
+    os.environ.get("FACEGATE_FACEDATA") or Path(__file__).resolve().parents[1] / ".." / "shared" / "facedata"
+)
+
+
+@pytest.fixture
+def real_photo() -> bytes:
+    photo = FACEDATA / "identities" / "Abdullah_Gul" / "1.jpg"
+    if not photo.is_file():
+        pytest.skip(f"real face photos not found at {photo.parent} (set FACEGATE_FACEDATA)")
+    return photo.read_bytes()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enrollment_runs_in_the_worker_on_the_committed_sample(celery_worker, settings, real_photo):
+    from access.core.images import decode_image
+    from access.people.models import Consent, FaceSample, Person
+    from access.people.services import add_sample
+
+    settings.MEDIA_ROOT = str(celery_worker.media_root)
+    person = Person.objects.create(name="Abdullah Gul", external_id="E-2001")
+    Consent.objects.create(person=person, method=Consent.Method.SIGNED_FORM, document_reference="HR file 2")
+    sample = add_sample(person, decode_image(real_photo))
+
+    # The worker answers from the test database: the sample it found, and nothing for an id never stored.
+    assert tasks.enroll_sample.delay(sample.pk).get(timeout=60) == FaceSample.objects.get(pk=sample.pk).state
+    assert tasks.enroll_sample.delay(sample.pk + 10_000).get(timeout=60) is None

@@ -15,7 +15,14 @@ class AlertAdmin(admin.ModelAdmin):
     search_fields = ["event__person__name", "event__person__external_id", "resolution_note"]
     ordering = ["-created_at"]
     readonly_fields = [
-        "kind", "event", "state", "created_at", "acknowledged_by", "acknowledged_at", "resolved_by", "resolved_at",
+        "kind",
+        "event",
+        "state",
+        "created_at",
+        "acknowledged_by",
+        "acknowledged_at",
+        "resolved_by",
+        "resolved_at",
     ]
     actions = ["acknowledge", "resolve"]
 

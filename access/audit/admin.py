@@ -8,7 +8,15 @@ from .models import AuditLog
 class AuditLogAdmin(admin.ModelAdmin):
     """The trail is append-only: nobody adds, edits or deletes entries here."""
 
-    list_display = ["occurred_at", "actor_name", "action", "source", "content_type", "object_repr", "client_address"]
+    list_display = [
+        "occurred_at",
+        "actor_name",
+        "action",
+        "source",
+        "content_type",
+        "object_repr",
+        "client_address",
+    ]
     list_filter = ["action", "source", "content_type", "occurred_at"]
     search_fields = ["actor_name", "object_repr", "object_id", "client_address"]
     ordering = ["-occurred_at"]

@@ -15,7 +15,9 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        source = next((src for prefix, src in AUDITED_PATHS.items() if request.path_info.startswith(prefix)), None)
+        source = next(
+            (src for prefix, src in AUDITED_PATHS.items() if request.path_info.startswith(prefix)), None
+        )
         if source is None:
             return self.get_response(request)
         token = current_context.set(AuditContext(request=request, source=source))

@@ -36,7 +36,9 @@ class AuditLog(models.Model):
         verbose_name_plural = "audit log"
         indexes = [models.Index(fields=["content_type", "object_id"], name="auditlog_object_idx")]
         constraints = [
-            models.CheckConstraint(condition=Q(action__in=["create", "update", "delete"]), name="auditlog_action_valid"),
+            models.CheckConstraint(
+                condition=Q(action__in=["create", "update", "delete"]), name="auditlog_action_valid"
+            ),
             models.CheckConstraint(condition=Q(source__in=["api", "admin"]), name="auditlog_source_valid"),
         ]
 

@@ -10,9 +10,16 @@ from django.utils.crypto import salted_hmac
 from .context import AuditContext
 from .models import AuditLog
 
-# The models whose changes are audited: every FaceGate app, and the accounts, roles and tokens that grant access.
+# Audited: every FaceGate app, and the accounts, roles and tokens that grant access.
 AUDITED_APP_LABELS = {
-    "people", "watchlists", "doors", "cameras", "events", "alerts", "auth", "authtoken",
+    "people",
+    "watchlists",
+    "doors",
+    "cameras",
+    "events",
+    "alerts",
+    "auth",
+    "authtoken",
 }
 # Bookkeeping that changes on its own (every login, every save) and would bury real changes.
 IGNORED_FIELDS = {"last_login", "updated_at"}
@@ -33,8 +40,12 @@ def _redacted(value: Any) -> str | None:
     """A keyed digest: shows that a secret changed without revealing it."""
     if value in (None, b"", ""):
         return None
-    return "redacted:" + salted_hmac("facegate.audit", bytes(value) if isinstance(value, bytes | memoryview)
-                                     else str(value)).hexdigest()[:12]
+    return (
+        "redacted:"
+        + salted_hmac(
+            "facegate.audit", bytes(value) if isinstance(value, bytes | memoryview) else str(value)
+        ).hexdigest()[:12]
+    )
 
 
 def object_identity(instance: models.Model) -> tuple[str, str]:
@@ -110,7 +121,9 @@ def record_in_context(
         for name, change in changes.items():
             first_before = merged[name]["before"] if name in merged else change["before"]
             merged[name] = {"before": first_before, "after": change["after"]}
-        earlier.changes = {name: change for name, change in merged.items() if change["before"] != change["after"]}
+        earlier.changes = {
+            name: change for name, change in merged.items() if change["before"] != change["after"]
+        }
         earlier.save(update_fields=["changes"])
         return earlier
     if action == AuditLog.Action.UPDATE and not changes:

@@ -5,7 +5,15 @@ from .models import Camera
 
 @admin.register(Camera)
 class CameraAdmin(admin.ModelAdmin):
-    list_display = ["name", "door", "enabled", "frame_rate", "min_face_size", "match_threshold", "device_account"]
+    list_display = [
+        "name",
+        "door",
+        "enabled",
+        "frame_rate",
+        "min_face_size",
+        "match_threshold",
+        "device_account",
+    ]
     list_filter = ["enabled", "door"]
     search_fields = ["name", "source_url", "door__name"]
     ordering = ["name"]

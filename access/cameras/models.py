@@ -13,22 +13,35 @@ MAX_FRAME_RATE = 60.0
 class Camera(models.Model):
     name = models.CharField(max_length=100, unique=True)
     source_url = models.CharField(
-        "source URL", max_length=500, validators=[URLValidator(schemes=["rtsp", "rtsps", "http", "https"])],
+        "source URL",
+        max_length=500,
+        validators=[URLValidator(schemes=["rtsp", "rtsps", "http", "https"])],
         help_text="Stream address, e.g. rtsp://10.0.0.5/stream1.",
     )
     door = models.ForeignKey(
-        Door, on_delete=models.SET_NULL, null=True, blank=True, related_name="cameras",
+        Door,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="cameras",
         help_text="The door this camera guards.",
     )
     enabled = models.BooleanField(default=True)
     frame_rate = models.FloatField(default=5.0, help_text="Frames per second to analyse.")
-    min_face_size = models.PositiveSmallIntegerField(default=80, help_text="Smallest face to consider, in pixels.")
+    min_face_size = models.PositiveSmallIntegerField(
+        default=80, help_text="Smallest face to consider, in pixels."
+    )
     match_threshold = models.FloatField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Largest face-code distance that counts as a match; empty uses FACEGATE_MATCH_THRESHOLD.",
     )
     device_account = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="camera",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="camera",
         help_text="The device account whose token may post frames for this camera.",
     )
 
@@ -49,7 +62,7 @@ class Camera(models.Model):
                 condition=Q(match_threshold__isnull=True)
                 | (Q(match_threshold__gt=0) & Q(match_threshold__lte=MAX_MATCH_THRESHOLD)),
                 name="camera_match_threshold_range",
-                violation_error_message=f"The match threshold must be above 0 and at most {MAX_MATCH_THRESHOLD:g}.",
+                violation_error_message=f"The match threshold must be in (0, {MAX_MATCH_THRESHOLD:g}].",
             ),
         ]
 

@@ -21,7 +21,7 @@ class CameraDisabled(Conflict):
 
 @transaction.atomic
 def issue_device_token(camera: Camera) -> str:
-    """Give the camera's device account (made on first use) a fresh API token; any older token stops working."""
+    """A fresh API token for the camera's device account (made on first use); older tokens stop working."""
     if camera.device_account is None:
         account, _ = get_user_model().objects.get_or_create(username=f"device-camera-{camera.pk}")
         account.set_unusable_password()

@@ -31,4 +31,6 @@ def decrypt(token: bytes) -> bytes:
     try:
         return _current().decrypt(token)
     except InvalidToken as exc:
-        raise DecryptionError("stored data does not decrypt with the configured FIELD_ENCRYPTION_KEY") from exc
+        raise DecryptionError(
+            "stored data does not decrypt with the configured FIELD_ENCRYPTION_KEY"
+        ) from exc

@@ -67,11 +67,14 @@ def decode_image(data: bytes) -> DecodedImage:
 
 def _check_format_and_pixels(image_format: str, width: int, height: int) -> None:
     if image_format not in ACCEPTED_FORMATS:
-        raise ValidationError(f"{image_format} images are not accepted; send JPEG, PNG or WebP.", code="format")
+        raise ValidationError(
+            f"{image_format} images are not accepted; send JPEG, PNG or WebP.", code="format"
+        )
     pixel_limit = settings.FACEGATE_MAX_UPLOAD_PIXELS
     if width * height > pixel_limit:
         raise ValidationError(
-            f"The image has {width}x{height} pixels; the limit is {pixel_limit} pixels.", code="too_many_pixels"
+            f"The image has {width}x{height} pixels; the limit is {pixel_limit} pixels.",
+            code="too_many_pixels",
         )
 
 

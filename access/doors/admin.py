@@ -5,7 +5,15 @@ from .models import Door, DoorGroup
 
 @admin.register(Door)
 class DoorAdmin(admin.ModelAdmin):
-    list_display = ["name", "location", "controller_kind", "mqtt_topic", "http_url", "open_seconds", "fail_mode"]
+    list_display = [
+        "name",
+        "location",
+        "controller_kind",
+        "mqtt_topic",
+        "http_url",
+        "open_seconds",
+        "fail_mode",
+    ]
     list_filter = ["controller_kind", "fail_mode", "groups"]
     search_fields = ["name", "location", "mqtt_topic", "http_url"]
     ordering = ["name"]

@@ -21,7 +21,10 @@ class Door(models.Model):
         "MQTT topic", max_length=200, blank=True, help_text="For MQTT controllers: the topic to publish to."
     )
     http_url = models.URLField(
-        "HTTP URL", max_length=500, blank=True, help_text="For HTTP controllers: the URL to call.",
+        "HTTP URL",
+        max_length=500,
+        blank=True,
+        help_text="For HTTP controllers: the URL to call.",
         validators=[URLValidator(schemes=["http", "https"])],
     )
     open_seconds = models.FloatField(default=5.0, help_text="How long the lock stays open after a grant.")
@@ -30,17 +33,19 @@ class Door(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=Q(controller_kind__in=["mqtt", "http"]), name="door_controller_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(controller_kind__in=["mqtt", "http"]), name="door_controller_kind_valid"
+            ),
             models.CheckConstraint(
                 condition=(Q(controller_kind="mqtt") & ~Q(mqtt_topic="") & Q(http_url=""))
                 | (Q(controller_kind="http") & ~Q(http_url="") & Q(mqtt_topic="")),
                 name="door_controller_target_matches_kind",
-                violation_error_message="An MQTT door needs a topic and no URL; an HTTP door a URL and no topic.",
+                violation_error_message="An MQTT door needs a topic (no URL); an HTTP door a URL (no topic).",
             ),
             models.CheckConstraint(
                 condition=Q(open_seconds__gt=0) & Q(open_seconds__lte=MAX_OPEN_SECONDS),
                 name="door_open_seconds_range",
-                violation_error_message=f"The open duration must be above 0 and at most {MAX_OPEN_SECONDS} s.",
+                violation_error_message=f"The open duration must be in (0, {MAX_OPEN_SECONDS}] seconds.",
             ),
             models.CheckConstraint(
                 condition=Q(fail_mode__in=["fail_secure", "fail_safe"]), name="door_fail_mode_valid"

@@ -10,4 +10,12 @@ class EventFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Event
-        fields = ["camera", "door", "person", "decision", "occurred_after", "occurred_before", "unknown_person"]
+        fields = [
+            "camera",
+            "door",
+            "person",
+            "decision",
+            "occurred_after",
+            "occurred_before",
+            "unknown_person",
+        ]

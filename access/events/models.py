@@ -9,7 +9,7 @@ from access.people.models import Person
 
 
 class Event(models.Model):
-    """One access decision. Written once: a retried task finds its idempotency key taken and writes nothing."""
+    """One access decision, written once: a retried task finds its idempotency key taken."""
 
     class Decision(models.TextChoices):
         GRANT = "grant", "Grant"
@@ -17,10 +17,16 @@ class Event(models.Model):
         ALERT = "alert", "Alert (deny and raise an alert)"
 
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
-    camera = models.ForeignKey(Camera, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    camera = models.ForeignKey(
+        Camera, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
     door = models.ForeignKey(Door, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
     person = models.ForeignKey(
-        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="events",
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
         help_text="Empty when the face matched nobody.",
     )
     distance = models.FloatField(null=True, blank=True, help_text="Face-code distance to the best match.")
@@ -32,15 +38,18 @@ class Event(models.Model):
     class Meta:
         ordering = ["-occurred_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(decision__in=["grant", "deny", "alert"]), name="event_decision_valid"),
+            models.CheckConstraint(
+                condition=Q(decision__in=["grant", "deny", "alert"]), name="event_decision_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(distance__isnull=True) | Q(distance__gte=0), name="event_distance_not_negative"
             ),
             models.CheckConstraint(
-                condition=~Q(decision="grant") | Q(person__isnull=False), name="event_grant_names_person",
+                condition=~Q(decision="grant") | Q(person__isnull=False),
+                name="event_grant_names_person",
                 violation_error_message="A grant must name the person let in.",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_decision_display()} at {self.door or self.camera} ({self.occurred_at:%Y-%m-%d %H:%M:%S})"
+        return f"{self.decision} at {self.door or self.camera}, {self.occurred_at:%Y-%m-%d %H:%M:%S}"

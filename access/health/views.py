@@ -1,3 +1,5 @@
+from django.db import transaction
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -17,6 +19,8 @@ _health_body = inline_serializer(
 )
 
 
+# Outside ATOMIC_REQUESTS: opening that transaction would fail with a 500 before the probe could say 503.
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
 class HealthView(APIView):
     """Open to anyone, since load balancers poll it without credentials; only staff see the details.
 

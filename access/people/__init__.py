@@ -1,1 +1,1 @@
-"""The people FaceGate knows: who they are, whether they consented, and the photos their face codes come from."""
+"""The people FaceGate knows: who they are, their consent, and the photos their face codes come from."""

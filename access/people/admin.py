@@ -11,7 +11,9 @@ from .models import Consent, FaceSample, Person
 
 
 def _image_link(sample: FaceSample) -> str:
-    return format_html('<a href="{}" target="_blank">view photo</a>', reverse("api:facesample-image", args=[sample.pk]))
+    return format_html(
+        '<a href="{}" target="_blank">view photo</a>', reverse("api:facesample-image", args=[sample.pk])
+    )
 
 
 class ConsentInline(admin.StackedInline):
@@ -92,8 +94,17 @@ class FaceSampleAdmin(admin.ModelAdmin):
     search_fields = ["person__name", "person__external_id"]
     ordering = ["-created_at"]
     fields = [
-        "person", "photo", "state", "rejection_reason", "quality", "model_version", "width", "height",
-        "uploaded_by", "created_at", "enrolled_at",
+        "person",
+        "photo",
+        "state",
+        "rejection_reason",
+        "quality",
+        "model_version",
+        "width",
+        "height",
+        "uploaded_by",
+        "created_at",
+        "enrolled_at",
     ]
     readonly_fields = fields
 

@@ -25,4 +25,9 @@ class ConsentFilterSet(django_filters.FilterSet):
 class FaceSampleFilterSet(django_filters.FilterSet):
     class Meta:
         model = FaceSample
-        fields = {"person": ["exact"], "state": ["exact"], "model_version": ["exact"], "created_at": ["gte", "lte"]}
+        fields = {
+            "person": ["exact"],
+            "state": ["exact"],
+            "model_version": ["exact"],
+            "created_at": ["gte", "lte"],
+        }

@@ -95,7 +95,9 @@ class FaceSample(models.Model):
     rejection_reason = models.CharField(max_length=300, blank=True)
     quality = models.JSONField(default=dict, blank=True, help_text="Figures the engine measured on the face.")
     face_code_data = EncryptedBinaryField(null=True, blank=True, editable=False)
-    model_version = models.CharField(max_length=100, blank=True, help_text="The model that made the face code.")
+    model_version = models.CharField(
+        max_length=100, blank=True, help_text="The model that made the face code."
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -128,6 +130,16 @@ class FaceSample(models.Model):
     def __str__(self) -> str:
         return f"Sample {self.pk} of {self.person} ({self.state})"
 
+    def save(self, *args, **kwargs) -> None:
+        # The last line of defence: every path that stores a face code passes here.
+        if self.face_code_data is not None and not Consent.objects.filter(person_id=self.person_id).exists():
+            raise ConsentRequired(f"{self.person} has not consented; no face code may be stored.")
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.face_code_data is not None and not self.person.has_consent:
+            raise ValidationError("No face code may be stored for a person who has not consented.")
+
     @property
     def face_code(self) -> np.ndarray | None:
         """The 128 float32 face code, decrypted; None until the sample is enrolled."""
@@ -144,13 +156,3 @@ class FaceSample(models.Model):
         if code.shape != (FACE_CODE_SIZE,) or not np.isfinite(code).all():
             raise ValueError(f"a face code is {FACE_CODE_SIZE} finite float32 values, got shape {code.shape}")
         self.face_code_data = code.tobytes()
-
-    def clean(self) -> None:
-        if self.face_code_data is not None and not self.person.has_consent:
-            raise ValidationError("No face code may be stored for a person who has not consented.")
-
-    def save(self, *args, **kwargs) -> None:
-        # The last line of defence: every path that stores a face code passes here.
-        if self.face_code_data is not None and not Consent.objects.filter(person_id=self.person_id).exists():
-            raise ConsentRequired(f"{self.person} has not consented; no face code may be stored.")
-        super().save(*args, **kwargs)

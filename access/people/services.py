@@ -29,7 +29,9 @@ class SampleAnalysis:
 Analyse = Callable[[np.ndarray], SampleAnalysis]
 
 
-def add_sample(person: Person, image: DecodedImage, uploaded_by: AbstractBaseUser | None = None) -> FaceSample:
+def add_sample(
+    person: Person, image: DecodedImage, uploaded_by: AbstractBaseUser | None = None
+) -> FaceSample:
     """Store the photo encrypted as a pending sample and queue its enrollment once the transaction commits."""
     from recognition import tasks
 
@@ -54,7 +56,9 @@ def enroll_sample(sample_id: int, analyse: Analyse | None = None) -> FaceSample 
     with transaction.atomic():
         sample = FaceSample.objects.select_for_update().select_related("person").filter(pk=sample_id).first()
         if sample is None:
-            logger.info("Sample %s no longer exists (deleted, or consent withdrawn); nothing to enroll.", sample_id)
+            logger.info(
+                "Sample %s no longer exists (deleted, or consent withdrawn); nothing to enroll.", sample_id
+            )
             return None
         if sample.state != FaceSample.State.PENDING:
             return sample

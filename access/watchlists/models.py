@@ -20,10 +20,12 @@ class AllowEntryQuerySet(models.QuerySet):
 
 
 class AllowEntry(models.Model):
-    """Lets a person through one door or a door group, within a validity period and, if set, a weekly schedule."""
+    """Lets a person through a door or door group, within a validity period and weekly schedule."""
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="allow_entries")
-    door = models.ForeignKey(Door, on_delete=models.CASCADE, null=True, blank=True, related_name="allow_entries")
+    door = models.ForeignKey(
+        Door, on_delete=models.CASCADE, null=True, blank=True, related_name="allow_entries"
+    )
     door_group = models.ForeignKey(
         DoorGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="allow_entries"
     )
@@ -78,12 +80,16 @@ class ScheduleWindow(models.Model):
     allow_entry = models.ForeignKey(AllowEntry, on_delete=models.CASCADE, related_name="schedule")
     weekday = models.PositiveSmallIntegerField(choices=Weekday)
     starts_at = models.TimeField()
-    ends_at = models.TimeField(help_text="Exclusive. A night shift is two windows, one each side of midnight.")
+    ends_at = models.TimeField(
+        help_text="Exclusive. A night shift is two windows, one each side of midnight."
+    )
 
     class Meta:
         ordering = ["allow_entry", "weekday", "starts_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="schedulewindow_weekday_valid"),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="schedulewindow_weekday_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(ends_at__gt=models.F("starts_at")),
                 name="schedulewindow_ends_after_start",
@@ -121,7 +127,8 @@ class BlockEntry(models.Model):
         verbose_name_plural = "block entries"
         constraints = [
             models.CheckConstraint(
-                condition=~Q(reason=""), name="blockentry_has_reason",
+                condition=~Q(reason=""),
+                name="blockentry_has_reason",
                 violation_error_message="A block needs a reason.",
             ),
             models.CheckConstraint(
@@ -156,13 +163,17 @@ class MissingEntry(models.Model):
         ordering = ["-reported_at"]
         verbose_name_plural = "missing entries"
         constraints = [
-            models.UniqueConstraint(fields=["person", "case_number"], name="missingentry_unique_case_per_person"),
+            models.UniqueConstraint(
+                fields=["person", "case_number"], name="missingentry_unique_case_per_person"
+            ),
             models.CheckConstraint(
-                condition=~Q(case_number=""), name="missingentry_has_case_number",
+                condition=~Q(case_number=""),
+                name="missingentry_has_case_number",
                 violation_error_message="A missing entry needs a case number.",
             ),
             models.CheckConstraint(
-                condition=~Q(reporting_contact=""), name="missingentry_has_reporting_contact",
+                condition=~Q(reporting_contact=""),
+                name="missingentry_has_reporting_contact",
                 violation_error_message="A missing entry needs a reporting contact.",
             ),
             models.CheckConstraint(

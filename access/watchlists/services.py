@@ -32,10 +32,14 @@ def access_verdict(person: Person, door: Door, at: datetime | None = None) -> Ve
         return Verdict(Event.Decision.ALERT, f"Blocklisted: {block.reason}", Alert.Kind.BLOCKLIST)
     case = person.missing_entries.open_at(at).first()
     if case is not None:
-        return Verdict(Event.Decision.ALERT, f"Reported missing (case {case.case_number})", Alert.Kind.MISSING)
+        return Verdict(
+            Event.Decision.ALERT, f"Reported missing (case {case.case_number})", Alert.Kind.MISSING
+        )
     if person.status == Person.Status.SUSPENDED:
         return Verdict(Event.Decision.DENY, "Person is suspended")
-    entries = AllowEntry.objects.filter(person=person).in_force(at).for_door(door).prefetch_related("schedule")
+    entries = (
+        AllowEntry.objects.filter(person=person).in_force(at).for_door(door).prefetch_related("schedule")
+    )
     if not entries:
         return Verdict(Event.Decision.DENY, f"No allow entry in force for {door}")
     if any(entry.in_schedule(at) for entry in entries):

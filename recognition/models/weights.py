@@ -69,7 +69,10 @@ def load_state_dict(kind: str) -> dict[str, torch.Tensor]:
         except Exception as error:  # unreadable cache of any sort: rebuild it from the .dat
             logger.warning("rebuilding %s: %s", cached, error)
     state_dict = _checked(_converter(spec)(source), source)
-    _save_atomically(state_dict, cached)
+    try:
+        _save_atomically(state_dict, cached)
+    except OSError as error:  # a read-only cache costs a conversion per process, not the service
+        logger.warning("cannot cache %s: %s", cached, error)
     return state_dict
 
 

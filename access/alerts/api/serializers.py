@@ -7,8 +7,16 @@ class AlertSerializer(serializers.ModelSerializer):
     class Meta:
         model = Alert
         fields = [
-            "id", "kind", "event", "state", "created_at", "acknowledged_by", "acknowledged_at",
-            "resolved_by", "resolved_at", "resolution_note",
+            "id",
+            "kind",
+            "event",
+            "state",
+            "created_at",
+            "acknowledged_by",
+            "acknowledged_at",
+            "resolved_by",
+            "resolved_at",
+            "resolution_note",
         ]
         read_only_fields = fields
 

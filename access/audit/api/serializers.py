@@ -9,8 +9,17 @@ class AuditLogSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditLog
         fields = [
-            "id", "occurred_at", "actor", "actor_name", "action", "source", "object_type", "object_id",
-            "object_repr", "changes", "client_address",
+            "id",
+            "occurred_at",
+            "actor",
+            "actor_name",
+            "action",
+            "source",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "changes",
+            "client_address",
         ]
         read_only_fields = fields
 

@@ -11,8 +11,16 @@ class CameraSerializer(ValidatedModelSerializer):
     class Meta:
         model = Camera
         fields = [
-            "id", "name", "source_url", "door", "enabled", "frame_rate", "min_face_size", "match_threshold",
-            "effective_match_threshold", "device_account",
+            "id",
+            "name",
+            "source_url",
+            "door",
+            "enabled",
+            "frame_rate",
+            "min_face_size",
+            "match_threshold",
+            "effective_match_threshold",
+            "device_account",
         ]
         read_only_fields = ["device_account"]
 

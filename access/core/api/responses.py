@@ -9,6 +9,8 @@ def decrypted_file_response(file: FieldFile) -> FileResponse:
     if not file:
         raise Http404("No image stored.")
     content_type, _ = mimetypes.guess_type(file.name)
-    response = FileResponse(file.storage.open(file.name), content_type=content_type or "application/octet-stream")
+    response = FileResponse(
+        file.storage.open(file.name), content_type=content_type or "application/octet-stream"
+    )
     response["Cache-Control"] = "private, no-store"
     return response

@@ -24,7 +24,9 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
         # Fields this serializer does not write (set by the view, or by a parent) are not the client's to fix.
         written = {field.source for field in self._writable_fields}
         try:
-            instance.full_clean(exclude=(concrete - written) | {field.name for field in model._meta.many_to_many})
+            instance.full_clean(
+                exclude=(concrete - written) | {field.name for field in model._meta.many_to_many}
+            )
         except DjangoValidationError as exc:
             raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
         return attrs
@@ -41,7 +43,9 @@ class ImageUploadSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         given = [name for name in ("image", "image_base64") if name in attrs]
         if len(given) != 1:
-            raise serializers.ValidationError("Send exactly one of `image` (multipart file) or `image_base64`.")
+            raise serializers.ValidationError(
+                "Send exactly one of `image` (multipart file) or `image_base64`."
+            )
         try:
             if "image" in attrs:
                 upload = attrs["image"]

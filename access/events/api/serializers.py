@@ -9,7 +9,17 @@ class EventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Event
-        fields = ["id", "occurred_at", "camera", "door", "person", "distance", "decision", "reason", "snapshot_url"]
+        fields = [
+            "id",
+            "occurred_at",
+            "camera",
+            "door",
+            "person",
+            "distance",
+            "decision",
+            "reason",
+            "snapshot_url",
+        ]
         read_only_fields = fields
 
     def get_snapshot_url(self, event: Event) -> str | None:

@@ -36,8 +36,19 @@ class FaceSampleSerializer(serializers.ModelSerializer):
     class Meta:
         model = FaceSample
         fields = [
-            "id", "person", "state", "rejection_reason", "quality", "model_version", "has_face_code",
-            "width", "height", "image_url", "uploaded_by", "created_at", "enrolled_at",
+            "id",
+            "person",
+            "state",
+            "rejection_reason",
+            "quality",
+            "model_version",
+            "has_face_code",
+            "width",
+            "height",
+            "image_url",
+            "uploaded_by",
+            "created_at",
+            "enrolled_at",
         ]
         read_only_fields = fields
 

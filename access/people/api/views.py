@@ -38,7 +38,9 @@ class PersonViewSet(viewsets.ModelViewSet):
         """Would this person pass this door now (or at `at`), and why."""
         query = VerdictQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        verdict = access_verdict(self.get_object(), query.validated_data["door"], query.validated_data.get("at"))
+        verdict = access_verdict(
+            self.get_object(), query.validated_data["door"], query.validated_data.get("at")
+        )
         return Response(VerdictSerializer(verdict).data)
 
 
@@ -79,12 +81,14 @@ class FaceSampleViewSet(
         request={"multipart/form-data": ImageUploadSerializer, "application/json": ImageUploadSerializer},
         responses={
             201: FaceSampleSerializer,
-            400: OpenApiResponse(description="Not an accepted image: corrupt, truncated, too large, wrong format."),
+            400: OpenApiResponse(
+                description="Not an accepted image: corrupt, truncated, too large, wrong format."
+            ),
             409: OpenApiResponse(description="The person has not consented."),
         },
     )
     def upload(self, request: Request, person_pk: int) -> Response:
-        """Upload a JPEG, PNG or WebP photo; it is stored encrypted as a pending sample and queued for enrollment."""
+        """Upload a JPEG, PNG or WebP photo: stored encrypted as a pending sample, queued for enrollment."""
         person = get_object_or_404(Person, pk=person_pk)
         upload = ImageUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)

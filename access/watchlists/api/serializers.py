@@ -19,7 +19,17 @@ class AllowEntrySerializer(ValidatedModelSerializer):
 
     class Meta:
         model = AllowEntry
-        fields = ["id", "person", "door", "door_group", "valid_from", "valid_until", "schedule", "note", "created_at"]
+        fields = [
+            "id",
+            "person",
+            "door",
+            "door_group",
+            "valid_from",
+            "valid_until",
+            "schedule",
+            "note",
+            "created_at",
+        ]
 
     def create(self, validated_data: dict) -> AllowEntry:
         windows = validated_data.pop("schedule", [])
@@ -48,5 +58,11 @@ class MissingEntrySerializer(ValidatedModelSerializer):
     class Meta:
         model = MissingEntry
         fields = [
-            "id", "person", "case_number", "reporting_contact", "alert_recipients", "reported_at", "closed_at",
+            "id",
+            "person",
+            "case_number",
+            "reporting_contact",
+            "alert_recipients",
+            "reported_at",
+            "closed_at",
         ]

@@ -69,3 +69,10 @@ def test_unknown_kind_names_the_known_ones():
 def test_converter_refuses_another_network():
     with pytest.raises(ValueError, match="face code ResNet"):
         facecode.convert_dat(weights.dat_path("mmod_human_face_detector.dat"))
+
+
+def test_unwritable_cache_still_loads(tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file-not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("FACEGATE_CACHE_DIR", str(blocked))
+    assert weights.load_state_dict("facecode")["fc.weight"].shape == (128, 256)

@@ -1,0 +1,144 @@
+"""CPU tests of the torch MMOD face detector: pyramid layout, decoding, pyramid bounds and the wrapper."""
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from recognition.models.detector import (
+    FaceDetector,
+    MMODNet,
+    TiledPyramid,
+    convert_dat,
+    decode_detections,
+    first_level_for,
+    pyramid_level_sizes,
+    tiled_pyramid,
+)
+from recognition.models.weights import dat_path
+
+FACEDATA = Path(
+    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
+)
+WINDOW = (80.0, 80.0)
+NMS = (0.3382761351109955, 1.0)  # what mmod_human_face_detector.dat holds
+
+
+def photo(relative: str) -> np.ndarray:
+    path = FACEDATA / relative
+    if not path.is_file():
+        pytest.skip(f"real face data is absent: no {path}")
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def detector() -> FaceDetector:
+    return FaceDetector()
+
+
+def test_level_sizes_shrink_by_five_sixths_down_to_five_rows():
+    sizes = pyramid_level_sizes(480, 640)
+    assert sizes[:4] == [(480, 640), (400, 533), (333, 444), (277, 370)]
+    assert sizes[-1][0] >= 5 and math.floor(sizes[-1][0] * 5 / 6) < 5
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (250, 250), (640, 458), (141, 140)])
+@pytest.mark.parametrize("first_level", [0, 2])
+def test_tiled_levels_keep_their_sizes_and_padding(shape, first_level):
+    layout = tiled_pyramid(*shape, padding=10, outer_padding=11, first_level=first_level)
+    sizes = pyramid_level_sizes(*shape)[first_level:]
+    rects = np.array(layout.rects)
+    assert [(bottom - top + 1, right - left + 1) for left, top, right, bottom in layout.rects] == sizes[
+        : len(rects)
+    ]
+    assert rects[0, :2].tolist() == [11, 11] and layout.width == sizes[0][1] + 22
+    assert rects[:, :2].min() >= 11 and rects[:, 2].max() < layout.width - 11
+    assert rects[:, 3].max() < layout.height - 11
+    for i, a in enumerate(rects):  # no two levels come closer than the padding
+        for b in rects[i + 1 :]:
+            gap = max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3]) - 1
+            assert gap >= 10
+
+
+def test_decoding_maps_cells_through_their_level_and_suppresses_overlaps():
+    layout = TiledPyramid(
+        rects=((11, 11, 650, 490), (11, 501, 543, 900)), first_level=0, height=912, width=662
+    )
+    scores = np.full((110, 80), -1.0, dtype=np.float32)
+    scores[10, 10] = 0.9  # level 0: centre (94, 94) in the tiled image, (83, 83) in the image
+    scores[10, 11] = 0.5  # next cell, 8 px right: overlaps the first, suppressed
+    scores[70, 20] = 0.7  # level 1: tiled (174, 574), 80 px window -> 96 px box
+    detections = decode_detections(scores, layout, 8, 14, WINDOW, NMS)
+    assert [score for _, score in detections] == pytest.approx([0.9, 0.7])
+    (box0, _), (box1, _) = detections
+    assert box0.tolist() == [44, 44, 123, 123]  # 83 -+ 39.5, rounded
+    # level 1 holds the image at 5/6 size: the window centre (163, 73) there is (195.9, 87.9) in the image
+    # and the 80 px window spans 79 * 1.2 pixel steps
+    assert (box1[:2] + box1[2:]) / 2 == pytest.approx((195.9, 87.9), abs=1)
+    assert box1[2] - box1[0] == pytest.approx(79 * 1.2, abs=1)
+
+
+def test_nothing_above_the_threshold_decodes_to_no_faces():
+    layout = tiled_pyramid(480, 640, 10, 11)
+    assert decode_detections(np.full((220, 80), -0.5, np.float32), layout, 8, 14, WINDOW, NMS) == []
+
+
+@pytest.mark.parametrize("min_face_size", [None, 60, 80, 96, 100, 120, 200, 400])
+def test_first_level_is_the_last_that_can_give_a_box_that_wide(min_face_size):
+    level = first_level_for(min_face_size)
+    widest_box = 79 * 1.2**level + 2
+    assert widest_box >= (min_face_size or 0)
+    if level:
+        assert 79 * 1.2 ** (level - 1) + 2 < min_face_size
+
+
+def test_conversion_fills_every_parameter_and_setting():
+    state_dict = convert_dat(dat_path("mmod_human_face_detector.dat"))
+    net = MMODNet()
+    net.load_state_dict(state_dict, strict=True)
+    assert net.window.tolist() == [80.0, 80.0]
+    assert net.pyramid_padding.tolist() == [10, 11]
+    assert net.output_to_input() == (8, 14)
+    assert all(torch.isfinite(value).all() for value in state_dict.values())
+
+
+def test_finds_the_one_face_of_a_portrait(detector):
+    (face,) = detector.detect(photo("identities/Barack_Obama/1.jpg"))
+    assert face.score > 0.5 and face.width > 80
+    assert face.box[0] >= -40 and face.box[1] >= -40
+
+
+def test_min_face_size_drops_small_faces_and_keeps_large_ones(detector):
+    image = photo("scenes/group_deepface_selfie-many-people.jpg")
+    every = detector.detect(image)
+    large = detector.detect(image, min_face_size=110)
+    assert len(every) >= 3 and 0 < len(large) < len(every)
+    assert all(face.width >= 108 for face in large)
+    for face in every:
+        if face.width >= 110:
+            assert any(np.allclose(face.box, other.box, atol=4) for other in large)
+
+
+def test_batch_matches_single_images_of_mixed_sizes(detector):
+    images = [photo("scenes/group_faceapi_bbt2.jpg"), photo("identities/Kit_Harington/1.jpg")]
+    images.append(images[0][:, ::-1].copy())  # the same size as the first: batched with it
+    batch = detector.detect_batch(images)
+    for image, faces in zip(images, batch, strict=True):
+        single = detector.detect(image)
+        assert [f.box for f in faces] == [f.box for f in single]
+        np.testing.assert_allclose([f.score for f in faces], [f.score for f in single], atol=1e-4)
+    assert len(batch[0]) == len(batch[2]) >= 2
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((64, 64), np.uint8), np.zeros((64, 64, 4), np.uint8), np.zeros((64, 64, 3)), "image.jpg"],
+    ids=["grey", "rgba", "float", "path"],
+)
+def test_rejects_what_is_not_an_rgb_uint8_image(detector, bad):
+    with pytest.raises(ValueError, match="images must be"):
+        detector.detect(bad)
