@@ -190,12 +190,14 @@ def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     left, top = np.floor(x), np.floor(y)
     inside = (left >= 0) & (top >= 0) & (left + 1 < cols) & (top + 1 < rows)
     lr, tb = (x - left)[..., None], (y - top)[..., None]
-    c0 = np.where(inside, left, 0).astype(np.intp)
-    r0 = np.where(inside, top, 0).astype(np.intp)
-    upper = (1 - lr) * image[r0, c0] + lr * image[r0, c0 + 1]
-    lower = (1 - lr) * image[r0 + 1, c0] + lr * image[r0 + 1, c0 + 1]
-    value = (1 - tb) * upper + tb * lower
-    return np.where(inside[..., None], np.clip(value, 0, 255), 0).astype(np.uint8)
+    at = np.where(inside, top * cols + left, 0).astype(np.intp)
+    pixels = image.reshape(-1, 3)
+    tl, tr = pixels.take(at, axis=0), pixels.take(at + 1, axis=0)
+    bl, br = pixels.take(at + cols, axis=0), pixels.take(at + cols + 1, axis=0)
+    # dlib's order of operations, so that values landing on whole grey levels truncate the same way.
+    value = (1 - tb) * ((1 - lr) * tl + lr * tr) + tb * ((1 - lr) * bl + lr * br)
+    value[~inside] = 0
+    return value.astype(np.uint8)
 
 
 def _rotate(center: np.ndarray, points: np.ndarray, angle: float) -> np.ndarray:
@@ -213,6 +215,8 @@ def extract_chip(image_rgb: np.ndarray, transform: np.ndarray, size: int = 150) 
     """The size x size RGB chip framed by `transform` (a similarity, image to chip pixels), cut as dlib."""
     if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image_rgb.dtype} {image_rgb.shape}")
+    if size < 2:
+        raise ValueError(f"a chip needs size >= 2, got {size}")
     transform = np.asarray(transform, dtype=np.float64)
     linear = transform[:, :2] if transform.shape == (2, 3) else np.zeros((2, 2))
     if not (np.isclose(linear[0, 0], linear[1, 1]) and np.isclose(linear[0, 1], -linear[1, 0])) or (
@@ -261,8 +265,8 @@ def extract_chip(image_rgb: np.ndarray, transform: np.ndarray, size: int = 150) 
     # dlib maps the chip's corner pixels onto the rectangle's corners (size-1 steps across size*scale-1).
     step_x, step_y = (tr - tl) / (size - 1), (bl - tl) / (size - 1)
     r, c = np.mgrid[0:size, 0:size].astype(np.float64)
-    x = tl[0] + c * step_x[0] + r * step_y[0]
-    y = tl[1] + c * step_x[1] + r * step_y[1]
+    x = c * step_x[0] + r * step_y[0] + tl[0]
+    y = c * step_x[1] + r * step_y[1] + tl[1]
     return _bilinear(level_image, x, y)
 
 

@@ -55,12 +55,16 @@ class PersonAdmin(admin.ModelAdmin):
         return super().get_queryset(request).select_related("consent")
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
-        if formset.model is not Consent:
-            super().save_formset(request, form, formset, change)
-            return
-        for consent in formset.save(commit=False):
-            consent.recorded_by = consent.recorded_by or request.user
-            consent.save()
+        # What an inline adds (a consent, a block) is attributed to the admin user who saved it.
+        instances = formset.save(commit=False)
+        for deleted in formset.deleted_objects:
+            deleted.delete()
+        for instance in instances:
+            for attribution in ("recorded_by", "added_by"):
+                if hasattr(instance, attribution) and getattr(instance, f"{attribution}_id") is None:
+                    setattr(instance, attribution, request.user)
+            instance.save()
+        formset.save_m2m()
 
 
 @admin.register(Consent)

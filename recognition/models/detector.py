@@ -16,7 +16,7 @@ bounding the pyramid by a minimum face size skips the large levels, which hold m
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,13 +70,16 @@ class MMODNet(nn.Module):
     def forward(self, tiled: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(tiled))
 
-    def output_to_input(self) -> tuple[int, int]:
-        """(stride, offset): output cell c looks at tiled-image pixel stride * c + offset (dlib's mapping)."""
-        stride, offset = 1, 0
+    def decoding(self) -> Decoding:
+        """Where output cells sit in the tiled image (dlib's map_output_to_input), with the file's settings."""
+        stride, offset, context = 1, 0, 0
         for conv in [m for m in self.modules() if isinstance(m, nn.Conv2d)][::-1]:
             offset = offset * conv.stride[0] - conv.padding[0] + conv.kernel_size[0] // 2
+            context += conv.kernel_size[0] // 2 * stride
             stride *= conv.stride[0]
-        return stride, offset
+        window = (float(self.window[0]), float(self.window[1]))
+        overlap = (float(self.nms_overlap[0]), float(self.nms_overlap[1]))
+        return Decoding(stride, offset, context, window, overlap)
 
 
 def _dlib_conv(in_channels: int, filters: int, kernel: int, stride: int) -> nn.Conv2d:
@@ -145,12 +148,18 @@ def _folded_conv(con: Layer, affine: Layer | None, conv: nn.Conv2d) -> tuple[np.
 
 @dataclass(frozen=True)
 class TiledPyramid:
-    """Where pyramid levels first_level, first_level + 1, ... sit in one tiled image."""
+    """dlib's tiled pyramid image: where every level sits, and which of them are searched.
+
+    With first_level > 0 only the rows from `top` down are built and run: the levels searched, and above them
+    as much as the network sees from their output cells, so that those cells score exactly as in the whole
+    image. `top` is a multiple of the network stride, which keeps the cells on the same pixels.
+    """
 
     rects: tuple[tuple[int, int, int, int], ...]  # dlib rectangles: left, top, right, bottom, inclusive
-    first_level: int
     height: int
     width: int
+    first_level: int = 0
+    top: int = 0
 
 
 def pyramid_level_sizes(height: int, width: int) -> list[tuple[int, int]]:
@@ -163,22 +172,17 @@ def pyramid_level_sizes(height: int, width: int) -> list[tuple[int, int]]:
         sizes.append((height, width))
 
 
-def tiled_pyramid(
-    height: int, width: int, padding: int, outer_padding: int, first_level: int = 0
-) -> TiledPyramid:
-    """dlib's compute_tiled_image_pyramid_details, for the levels from first_level down.
+def tiled_pyramid(height: int, width: int, padding: int, outer_padding: int) -> TiledPyramid:
+    """dlib's compute_tiled_image_pyramid_details.
 
     Levels run down the left column until the rest fit beside them; those then climb the right-hand side
-    from the bottom, and the ones that would overlap the first level are left out.
+    from the bottom, and the ones that would overlap the image itself are left out.
     """
-    sizes = pyramid_level_sizes(height, width)[first_level:]
-    top_height, top_width = sizes[0]
+    sizes = pyramid_level_sizes(height, width)
     total_height = sum(h + padding for h, _ in sizes) - 2 * padding
     column_height, previous_width = 0, 0
     for h, w in sizes:
-        if w <= top_width - previous_width - padding and 2 * (column_height - top_height) >= (
-            total_height - top_height
-        ):
+        if w <= width - previous_width - padding and 2 * (column_height - height) >= total_height - height:
             break
         column_height += h + padding
         previous_width = w
@@ -191,36 +195,49 @@ def tiled_pyramid(
         rects.append((outer_padding, y, outer_padding + w - 1, y + h - 1))
         y += h + padding
     y -= padding
-    first_right, first_bottom = rects[0][2], rects[0][3]
+    image_right, image_bottom = rects[0][2], rects[0][3]
     while len(rects) < len(sizes):
         h, w = sizes[len(rects)]
-        left, top = outer_padding + top_width - w, y - h
-        if left <= first_right and top <= first_bottom:
+        left, top = outer_padding + width - w, y - h
+        if left <= image_right and top <= image_bottom:
             break
-        rects.append((left, top, outer_padding + top_width - 1, y - 1))
+        rects.append((left, top, outer_padding + width - 1, y - 1))
         y -= h + padding
-    return TiledPyramid(
-        tuple(rects), first_level, column_height + 2 * outer_padding, top_width + 2 * outer_padding
-    )
+    return TiledPyramid(tuple(rects), column_height + 2 * outer_padding, width + 2 * outer_padding)
 
 
 def build_tiled_pyramid(images: torch.Tensor, layout: TiledPyramid) -> torch.Tensor:
-    """The normalised images (B, 3, H, W) tiled as `layout`, channels-last like the input."""
-    batch, channels, height, width = images.shape
-    tiled = images.new_zeros(batch, layout.height, layout.width, channels).permute(0, 3, 1, 2)
+    """Rows layout.top.. of the tiled pyramid of the normalised images (B, 3, H, W), channels-last."""
+    batch, channels = images.shape[:2]
+    tiled = images.new_zeros(batch, layout.height - layout.top, layout.width, channels).permute(0, 3, 1, 2)
     level = images
-    for size in pyramid_level_sizes(height, width)[1 : layout.first_level + 1]:
-        level = _resize(level, size)
     for index, (left, top, right, bottom) in enumerate(layout.rects):
         if index:
             level = _resize(level, (bottom - top + 1, right - left + 1))
-        tiled[:, :, top : bottom + 1, left : right + 1] = level
+        cut = max(layout.top - top, 0)
+        if cut <= bottom - top:
+            tiled[:, :, top + cut - layout.top : bottom + 1 - layout.top, left : right + 1] = level[:, :, cut:]
     return tiled
 
 
 def _resize(level: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     # dlib's resize_bilinear maps the corner pixel centres onto each other.
     return F.interpolate(level, size=size, mode="bilinear", align_corners=True)
+
+
+# ------------------------------------------------------------------------------------------------ decoding
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How MMODNet's output cells become detections: the network's geometry and the file's MMOD settings."""
+
+    stride: int  # output cell c is centred on tiled-image pixel stride * c + offset
+    offset: int
+    context: int  # and sees the pixels up to this far from its centre
+    window: tuple[float, float]  # width, height
+    nms_overlap: tuple[float, float]  # iou, percent covered
+    threshold: float = 0.0
 
 
 def first_level_for(min_face_size: float | None) -> int:
@@ -234,7 +251,18 @@ def first_level_for(min_face_size: float | None) -> int:
     return math.floor(math.log((min_face_size - 2) / 79) / math.log(_PYRAMID_UP)) + 1
 
 
-# ------------------------------------------------------------------------------------------------ decoding
+def search_from_level(layout: TiledPyramid, first_level: int, decoding: Decoding) -> TiledPyramid:
+    """The layout searching levels first_level.. only: the rows above them that no searched cell sees are cut.
+
+    Kept cells start half a window above the highest level searched: a window centred further out shows less
+    than half of its level.
+    """
+    first_level = min(first_level, len(layout.rects) - 1)
+    if first_level == 0:
+        return layout
+    highest = min(top for _, top, _, _ in layout.rects[first_level:])
+    top = (highest - int(decoding.window[1]) // 2 - decoding.context) // decoding.stride * decoding.stride
+    return replace(layout, first_level=first_level, top=max(top, 0))
 
 
 def _round_half_away(values: np.ndarray) -> np.ndarray:
@@ -257,31 +285,26 @@ def _overlaps_any(kept: np.ndarray, rect: np.ndarray, iou: float, covered: float
 
 
 def decode_detections(
-    scores: np.ndarray,
-    layout: TiledPyramid,
-    stride: int,
-    offset: int,
-    window: tuple[float, float],
-    nms_overlap: tuple[float, float],
-    threshold: float = 0.0,
+    scores: np.ndarray, layout: TiledPyramid, decoding: Decoding
 ) -> list[tuple[np.ndarray, float]]:
     """dlib's loss_mmod_::to_label for one (h, w) score map: (dlib rectangle in the image, score) pairs."""
-    rows, cols = np.nonzero(scores > threshold)
-    if not len(rows):
-        return []
-    confidence = scores[rows, cols].astype(np.float64)
-    x = cols * float(stride) + offset
-    y = rows * float(stride) + offset
-
+    rows, cols = np.nonzero(scores > decoding.threshold)
+    x = cols * float(decoding.stride) + decoding.offset
+    y = rows * float(decoding.stride) + decoding.offset + layout.top
     rects = np.asarray(layout.rects, dtype=np.float64)
     dx = np.maximum(np.maximum(rects[:, 0] - x[:, None], x[:, None] - rects[:, 2]), 0)
     dy = np.maximum(np.maximum(rects[:, 1] - y[:, None], y[:, None] - rects[:, 3]), 0)
-    nearest = np.argmin(np.hypot(dx, dy), axis=1)  # dlib's nearest_rect: the first of equals wins
+    levels = np.argmin(np.hypot(dx, dy), axis=1)  # dlib's nearest_rect: the first of equals wins
+    searched = levels >= layout.first_level
+    if layout.top:
+        searched &= y >= layout.top + decoding.context  # the cells that saw only rows that were built
+    if not searched.any():
+        return []
+    x, y, levels, confidence = x[searched], y[searched], levels[searched], scores[rows, cols][searched]
 
-    half_w, half_h = (window[0] - 1) / 2, (window[1] - 1) / 2
+    half_w, half_h = (decoding.window[0] - 1) / 2, (decoding.window[1] - 1) / 2
     corners = np.stack([x - half_w, y - half_h, x + half_w, y + half_h], axis=1)
-    corners -= rects[nearest][:, [0, 1, 0, 1]]
-    levels = nearest + layout.first_level
+    corners -= rects[levels][:, [0, 1, 0, 1]]
     for step in range(1, int(levels.max()) + 1):  # pyramid_down<6>::point_up, one level at a time
         up = levels >= step
         corners[up] = corners[up] * _PYRAMID_UP + 0.3
@@ -289,7 +312,7 @@ def decode_detections(
 
     kept: list[int] = []
     for index in np.argsort(-confidence, kind="stable"):
-        if not kept or not _overlaps_any(boxes[kept], boxes[index], *nms_overlap):
+        if not kept or not _overlaps_any(boxes[kept], boxes[index], *decoding.nms_overlap):
             kept.append(index)
     return [(boxes[i], float(confidence[i])) for i in kept]
 

@@ -52,6 +52,8 @@ def convert_dat(path: str | Path) -> dict[str, torch.Tensor]:
     if not reader.at_end:
         raise reader.error("unexpected bytes after the shape predictor")
 
+    if not len(forests) == len(anchor_points) == len(anchor_deltas):
+        raise reader.error(f"{len(forests)} cascade levels but {len(anchor_points)} sets of feature pixels")
     shapes = {(len(splits), len(leaves)) for forest in forests for splits, leaves in forest}
     if len(shapes) != 1 or len({len(forest) for forest in forests}) != 1:
         raise reader.error(f"forests of uneven trees (splits, leaves): {sorted(shapes)}")

@@ -42,7 +42,9 @@ def stored_files(root: Path) -> list[Path]:
 def photo_path() -> Path:
     """A real JPEG photo of a real person (LFW)."""
     if not IDENTITIES.is_dir():
-        pytest.skip(f"real face photos not found at {IDENTITIES} (set FACEGATE_FACEDATA to the facedata folder)")
+        pytest.skip(
+            f"real face photos not found at {IDENTITIES} (set FACEGATE_FACEDATA to the facedata folder)"
+        )
     return IDENTITIES / "Abdullah_Gul" / "1.jpg"
 
 

@@ -40,13 +40,19 @@ class Site:
 
     def new_event(self):
         event, _ = record_event(
-            f"test-{next(_serial)}", camera=self.camera, door=self.door, decision="alert", reason="Blocklisted"
+            f"test-{next(_serial)}",
+            camera=self.camera,
+            door=self.door,
+            decision="alert",
+            reason="Blocklisted",
         )
         return event
 
     def new_sample(self) -> FaceSample:
         sample = FaceSample(person=self.person, width=10, height=10)
-        sample.image.save("face.jpg", ContentFile(b"stand-in bytes; this test never decodes them"), save=False)
+        sample.image.save(
+            "face.jpg", ContentFile(b"stand-in bytes; this test never decodes them"), save=False
+        )
         sample.save()
         return sample
 
@@ -64,60 +70,97 @@ class Resource:
 
 RESOURCES = [
     Resource(
-        "people", ADMIN_OPERATOR, ADMIN_OPERATOR, lambda s: s.new_person(),
-        lambda s: {"name": "New Person", "external_id": "N-1"}, {"notes": "Works nights"},
+        "people",
+        ADMIN_OPERATOR,
+        ADMIN_OPERATOR,
+        lambda s: s.new_person(),
+        lambda s: {"name": "New Person", "external_id": "N-1"},
+        {"notes": "Works nights"},
     ),
     Resource(
-        "consents", ADMIN_OPERATOR, ADMIN_OPERATOR, lambda s: s.new_person(consent=True).consent,
-        lambda s: {"person": s.new_person().pk, "method": "signed_form"}, {"document_reference": "Cabinet 3"},
+        "consents",
+        ADMIN_OPERATOR,
+        ADMIN_OPERATOR,
+        lambda s: s.new_person(consent=True).consent,
+        lambda s: {"person": s.new_person().pk, "method": "signed_form"},
+        {"document_reference": "Cabinet 3"},
     ),
     # Samples are created by the upload endpoint (tested on its own) and never edited.
-    Resource("samples", ADMIN_OPERATOR, ADMIN_OPERATOR, lambda s: s.new_sample(), writes=frozenset({"delete"})),
     Resource(
-        "allow-entries", ADMIN_OPERATOR, ADMIN_OPERATOR, lambda s: AllowEntry.objects.create(person=s.person, door=s.door),
+        "samples", ADMIN_OPERATOR, ADMIN_OPERATOR, lambda s: s.new_sample(), writes=frozenset({"delete"})
+    ),
+    Resource(
+        "allow-entries",
+        ADMIN_OPERATOR,
+        ADMIN_OPERATOR,
+        lambda s: AllowEntry.objects.create(person=s.person, door=s.door),
         lambda s: {
-            "person": s.person.pk, "door_group": s.door_group.pk,
+            "person": s.person.pk,
+            "door_group": s.door_group.pk,
             "schedule": [{"weekday": 0, "starts_at": "07:00", "ends_at": "19:00"}],
         },
         {"note": "Contractor"},
     ),
     Resource(
-        "block-entries", ADMIN_OPERATOR, ADMIN_OPERATOR,
+        "block-entries",
+        ADMIN_OPERATOR,
+        ADMIN_OPERATOR,
         lambda s: BlockEntry.objects.create(person=s.person, reason="Lost badge misuse"),
-        lambda s: {"person": s.person.pk, "reason": "Trespass"}, {"reason": "Trespass, twice"},
+        lambda s: {"person": s.person.pk, "reason": "Trespass"},
+        {"reason": "Trespass, twice"},
     ),
     Resource(
-        "missing-entries", ADMIN_OPERATOR, ADMIN_OPERATOR,
-        lambda s: MissingEntry.objects.create(person=s.person, case_number="MP-7", reporting_contact="Mother"),
+        "missing-entries",
+        ADMIN_OPERATOR,
+        ADMIN_OPERATOR,
+        lambda s: MissingEntry.objects.create(
+            person=s.person, case_number="MP-7", reporting_contact="Mother"
+        ),
         lambda s: {
-            "person": s.person.pk, "case_number": "MP-8", "reporting_contact": "Brother, 0151 496 0000",
+            "person": s.person.pk,
+            "case_number": "MP-8",
+            "reporting_contact": "Brother, 0151 496 0000",
             "alert_recipients": ["security@example.org"],
         },
         {"alert_recipients": ["desk@example.org"]},
     ),
     Resource(
-        "doors", ADMIN_OPERATOR, ADMIN_OPERATOR,
+        "doors",
+        ADMIN_OPERATOR,
+        ADMIN_OPERATOR,
         lambda s: Door.objects.create(name=f"Door {next(_serial)}", controller_kind="mqtt", mqtt_topic="d/x"),
         lambda s: {"name": "Back door", "controller_kind": "http", "http_url": "http://10.0.0.2/open"},
         {"open_seconds": 3.5},
     ),
     Resource(
-        "door-groups", ADMIN_OPERATOR, ADMIN_OPERATOR,
+        "door-groups",
+        ADMIN_OPERATOR,
+        ADMIN_OPERATOR,
         lambda s: DoorGroup.objects.create(name=f"Group {next(_serial)}"),
-        lambda s: {"name": "Labs", "doors": [s.door.pk]}, {"description": "Second floor"},
+        lambda s: {"name": "Labs", "doors": [s.door.pk]},
+        {"description": "Second floor"},
     ),
     Resource(
-        "cameras", ADMIN_OPERATOR, frozenset({"admin"}),
+        "cameras",
+        ADMIN_OPERATOR,
+        frozenset({"admin"}),
         lambda s: Camera.objects.create(name=f"Cam {next(_serial)}", source_url="rtsp://10.0.0.7/s"),
         lambda s: {"name": "Yard cam", "source_url": "rtsp://10.0.0.6/stream", "door": s.door.pk},
         {"enabled": False},
     ),
     Resource(
-        "events", frozenset({"admin", "operator", "viewer"}), frozenset(), lambda s: s.new_event(), writes=frozenset()
+        "events",
+        frozenset({"admin", "operator", "viewer"}),
+        frozenset(),
+        lambda s: s.new_event(),
+        writes=frozenset(),
     ),
     Resource(
-        "alerts", frozenset({"admin", "operator", "viewer"}), frozenset(),
-        lambda s: raise_alert(s.new_event(), "blocklist"), writes=frozenset(),
+        "alerts",
+        frozenset({"admin", "operator", "viewer"}),
+        frozenset(),
+        lambda s: raise_alert(s.new_event(), "blocklist"),
+        writes=frozenset(),
     ),
     Resource("audit-log", frozenset({"admin"}), frozenset(), lambda s: _audit_entry(s), writes=frozenset()),
 ]
@@ -171,7 +214,9 @@ def test_role_matrix(client_for, site, resource: Resource, operation: str, role:
         assert response.status_code in (403, 405)  # 405 for a role that holds the permission
     elif role in resource.writers:
         assert response.status_code == OPERATIONS[operation], response.content
-        object_id = str(obj.pk) if obj is not None else str(response.json().get("id", response.json().get("person")))
+        object_id = (
+            str(obj.pk) if obj is not None else str(response.json().get("id", response.json().get("person")))
+        )
         entry = AuditLog.objects.get(action=AUDITED[operation], object_id=object_id, source="api")
         assert entry.actor.username == f"{role}-user"
         assert entry.client_address == "203.0.113.7"
@@ -207,7 +252,11 @@ def test_access_verdict_endpoint(client_for, site, role):
 
     assert response.status_code == {ANONYMOUS: 401, "admin": 200, "operator": 200}.get(role, 403)
     if response.status_code == 200:
-        assert response.json() == {"decision": "grant", "reason": "Allowed at Main entrance", "alert_kind": None}
+        assert response.json() == {
+            "decision": "grant",
+            "reason": "Allowed at Main entrance",
+            "alert_kind": None,
+        }
 
 
 def test_session_login_works_too(db, client, site):

@@ -17,7 +17,8 @@ FACEDATA = Path(
     os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
 )
 pytestmark = pytest.mark.skipif(
-    not (FACEDATA / "identities").is_dir(), reason=f"no shared face data at {FACEDATA} (set FACEGATE_FACEDATA)"
+    not (FACEDATA / "identities").is_dir(),
+    reason=f"no shared face data at {FACEDATA} (set FACEGATE_FACEDATA)",
 )
 PEOPLE = 16  # the first people (by name) of the shared identities: about 80 photos, plus as many unknowns
 THRESHOLD = 0.5
@@ -25,7 +26,7 @@ THRESHOLD = 0.5
 
 @dataclass
 class Enrolment:
-    """Real codes as a gallery holds them: sample ids, person ids, codes; plus held-out and unknown queries."""
+    """Real codes as a gallery holds them (sample ids, person ids, codes), held-out and unknown queries."""
 
     real: RealCodes
     sample_ids: np.ndarray
@@ -142,7 +143,9 @@ def test_identify_answers_each_person_once_with_their_best_sample(enrolment):
     for query, answer in enumerate(answers):
         best = {}  # person -> (distance, sample)
         for at in np.argsort(distances[query]):
-            best.setdefault(int(enrolment.person_ids[at]), (distances[query, at], int(enrolment.sample_ids[at])))
+            best.setdefault(
+                int(enrolment.person_ids[at]), (distances[query, at], int(enrolment.sample_ids[at]))
+            )
         within = sorted((d, person, sample) for person, (d, sample) in best.items() if d <= THRESHOLD)
         assert [(m.person_id, m.sample_id) for m in answer.matches] == [(p, s) for _, p, s in within]
         np.testing.assert_allclose([m.distance for m in answer.matches], [d for d, _, _ in within], atol=1e-5)
@@ -168,7 +171,9 @@ def test_identify_applies_the_threshold_to_normalised_scores(enrolment):
 
     normalised = gallery.identify(queries, threshold=2 * THRESHOLD, normaliser=doubled)
     plain = gallery.identify(queries, threshold=THRESHOLD)
-    assert [[m.person_id for m in a.matches] for a in normalised] == [[m.person_id for m in a.matches] for a in plain]
+    assert [[m.person_id for m in a.matches] for a in normalised] == [
+        [m.person_id for m in a.matches] for a in plain
+    ]
     for a, b in zip(normalised, plain, strict=True):
         assert [m.distance for m in a.matches] == [m.distance for m in b.matches]
         np.testing.assert_allclose([m.score for m in a.matches], [2 * m.distance for m in b.matches])
@@ -220,7 +225,9 @@ def test_switches_to_ivf_past_the_crossover_and_back(enrolment):
     gallery.add(enrolment.sample_ids[half:], enrolment.person_ids[half:], enrolment.codes[half:])
     assert gallery.wait_for_rebuild() and gallery.kind == "ivf"
     queries = enrolment.queries()
-    np.testing.assert_array_equal(gallery.search(queries, k=3)[1], enrolment.gallery().search(queries, k=3)[1])
+    np.testing.assert_array_equal(
+        gallery.search(queries, k=3)[1], enrolment.gallery().search(queries, k=3)[1]
+    )
 
     gallery.remove(enrolment.sample_ids[:-3])  # below half the crossover: back to exact search
     assert gallery.wait_for_rebuild() and gallery.kind == "flat"
@@ -366,7 +373,8 @@ class SqliteFeed:
             "PRAGMA journal_mode=WAL;"
             "CREATE TABLE IF NOT EXISTS head (version INTEGER NOT NULL);"
             "INSERT INTO head SELECT 0 WHERE NOT EXISTS (SELECT * FROM head);"
-            "CREATE TABLE IF NOT EXISTS sample (id INTEGER PRIMARY KEY, person INTEGER, code BLOB, version INTEGER);"
+            "CREATE TABLE IF NOT EXISTS sample"
+            " (id INTEGER PRIMARY KEY, person INTEGER, code BLOB, version INTEGER);"
             "CREATE INDEX IF NOT EXISTS sample_version ON sample (version);"
         )
 
@@ -379,15 +387,15 @@ class SqliteFeed:
             self._db.execute("UPDATE head SET version = version + 1")
             rows = [(int(s), int(p), np.asarray(c, np.float32).tobytes()) for s, p, c in adds]
             rows += [(int(s), None, None) for s in removes]
-            self._db.executemany(
-                "INSERT OR REPLACE INTO sample SELECT ?, ?, ?, version FROM head", rows
-            )
+            self._db.executemany("INSERT OR REPLACE INTO sample SELECT ?, ?, ?, version FROM head", rows)
 
     def changes_since(self, version: int) -> Changes:
         with self._db:
             self._db.execute("BEGIN")
             head = self.head()
-            rows = self._db.execute("SELECT id, person, code FROM sample WHERE version > ?", (version,)).fetchall()
+            rows = self._db.execute(
+                "SELECT id, person, code FROM sample WHERE version > ?", (version,)
+            ).fetchall()
         adds = [(s, p, np.frombuffer(c, np.float32)) for s, p, c in rows if c is not None]
         return Changes(head, adds, [s for s, _, c in rows if c is None])
 
@@ -410,7 +418,9 @@ def test_an_erasure_reaches_another_process_by_its_next_search(enrolment, tmp_pa
     person, probe = 500 + 3 * enrolment.real.query_people[0], enrolment.real.queries[0]
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    worker = context.Process(target=_search_worker, args=(tmp_path / "feed.sqlite", probe, theirs), daemon=True)
+    worker = context.Process(
+        target=_search_worker, args=(tmp_path / "feed.sqlite", probe, theirs), daemon=True
+    )
     worker.start()
     try:
         ours.send(True)
@@ -429,4 +439,8 @@ def test_an_erasure_reaches_another_process_by_its_next_search(enrolment, tmp_pa
 
 def _persons(gallery: Gallery, enrolment: Enrolment) -> set[int]:
     """Every person some query can reach."""
-    return {m.person_id for a in gallery.identify(enrolment.queries(), np.inf, k=len(enrolment.codes)) for m in a.matches}
+    return {
+        m.person_id
+        for a in gallery.identify(enrolment.queries(), np.inf, k=len(enrolment.codes))
+        for m in a.matches
+    }

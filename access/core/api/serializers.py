@@ -3,6 +3,7 @@ import copy
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from access.core.api.exceptions import api_validation_error
 from access.core.images import check_upload_size, decode_base64_image, decode_image
 
 
@@ -28,7 +29,7 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
                 exclude=(concrete - written) | {field.name for field in model._meta.many_to_many}
             )
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
+            raise api_validation_error(exc) from exc
         return attrs
 
 

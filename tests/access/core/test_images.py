@@ -40,7 +40,15 @@ def _corrupt(data: bytes) -> bytes:
         (_corrupt, "corrupt"),
         (lambda data: b"\xff\xd8" + b"A" * 600 + data[602:], "not_an_image"),
     ],
-    ids=["empty", "text", "truncated-half", "truncated-tail", "header-only", "corrupt-body", "corrupt-header"],
+    ids=[
+        "empty",
+        "text",
+        "truncated-half",
+        "truncated-tail",
+        "header-only",
+        "corrupt-body",
+        "corrupt-header",
+    ],
 )
 def test_rejects_broken_jpegs(photo_bytes, mangle, code):
     with pytest.raises(ValidationError) as caught:

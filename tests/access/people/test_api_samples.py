@@ -53,7 +53,9 @@ def test_base64_json_png_and_webp(operator_client, person, reencode, queued, ima
     assert FaceSample.objects.get().image.name.endswith("." + image_format.lower())
 
 
-def test_no_consent_is_a_conflict_and_stores_nothing(operator_client, person_without_consent, photo_bytes, media_root):
+def test_no_consent_is_a_conflict_and_stores_nothing(
+    operator_client, person_without_consent, photo_bytes, media_root
+):
     body = {"image_base64": base64.b64encode(photo_bytes).decode()}
 
     response = operator_client.post(_upload_url(person_without_consent), body, format="json")
@@ -71,9 +73,15 @@ def _b64(data: bytes) -> dict:
 BAD_UPLOADS = {
     "text-file": (lambda photo, fmt: _b64(b"just some text, not a photo"), "not an image"),
     "truncated-jpeg": (lambda photo, fmt: _b64(photo[: len(photo) // 2]), "corrupt or truncated"),
-    "corrupt-jpeg": (lambda photo, fmt: _b64(photo[:4000] + b"\xff" * 500 + photo[4500:]), "corrupt or truncated"),
+    "corrupt-jpeg": (
+        lambda photo, fmt: _b64(photo[:4000] + b"\xff" * 500 + photo[4500:]),
+        "corrupt or truncated",
+    ),
     "gif": (lambda photo, fmt: _b64(fmt("GIF")), "not accepted"),
-    "base64-garbage": (lambda photo, fmt: {"image_base64": "@@@ definitely not base64 @@@"}, "not valid base64"),
+    "base64-garbage": (
+        lambda photo, fmt: {"image_base64": "@@@ definitely not base64 @@@"},
+        "not valid base64",
+    ),
     "wrong-type": (lambda photo, fmt: {"image_base64": {"nested": "object"}}, "Not a valid string"),
     "no-image": (lambda photo, fmt: {"note": "forgot the photo"}, "exactly one of"),
     "both-fields": (lambda photo, fmt: {**_b64(photo), "image": "x"}, "not a file"),
@@ -81,7 +89,9 @@ BAD_UPLOADS = {
 
 
 @pytest.mark.parametrize("case", BAD_UPLOADS, ids=list(BAD_UPLOADS))
-def test_bad_uploads_are_400_and_store_nothing(operator_client, person, photo_bytes, reencode, media_root, case):
+def test_bad_uploads_are_400_and_store_nothing(
+    operator_client, person, photo_bytes, reencode, media_root, case
+):
     build_body, message = BAD_UPLOADS[case]
 
     response = operator_client.post(_upload_url(person), build_body(photo_bytes, reencode), format="json")
@@ -106,7 +116,9 @@ def test_truncated_multipart_jpeg_is_400(operator_client, person, photo_bytes, m
 
 
 @pytest.mark.parametrize("as_multipart", [True, False])
-def test_oversize_upload_is_400(settings, operator_client, person, photo_path, photo_bytes, media_root, as_multipart):
+def test_oversize_upload_is_400(
+    settings, operator_client, person, photo_path, photo_bytes, media_root, as_multipart
+):
     settings.FACEGATE_MAX_UPLOAD_BYTES = 4096
 
     if as_multipart:

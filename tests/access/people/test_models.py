@@ -74,7 +74,9 @@ def test_enrolled_needs_a_code_and_its_model_version(person, photo_bytes):
         sample.save()
 
 
-def test_withdrawing_consent_erases_photos_and_codes(person, photo_bytes, media_root, django_capture_on_commit_callbacks):
+def test_withdrawing_consent_erases_photos_and_codes(
+    person, photo_bytes, media_root, django_capture_on_commit_callbacks
+):
     sample = _sample(person, photo_bytes, model_version="v1", state=FaceSample.State.ENROLLED)
     sample.face_code = CODE
     sample.save()

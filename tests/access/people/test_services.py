@@ -70,7 +70,9 @@ def test_a_deleted_sample_is_skipped(db):
     assert services.enroll_sample(987654) is None
 
 
-def test_add_sample_queues_enrollment_after_commit(person, photo_bytes, monkeypatch, django_capture_on_commit_callbacks):
+def test_add_sample_queues_enrollment_after_commit(
+    person, photo_bytes, monkeypatch, django_capture_on_commit_callbacks
+):
     queued = []
     monkeypatch.setattr(tasks.enroll_sample, "delay", lambda sample_id: queued.append(sample_id))
 

@@ -49,7 +49,9 @@ def test_allow_through_a_door_group(person, door, door_group, other_door):
 def test_a_block_always_beats_an_allow(person, door, door_group):
     _allow(person, door=door)
     _allow(person, door_group=door_group)
-    BlockEntry.objects.create(person=person, reason="Threatened staff", added_at=WEDNESDAY_10 - timedelta(days=1))
+    BlockEntry.objects.create(
+        person=person, reason="Threatened staff", added_at=WEDNESDAY_10 - timedelta(days=1)
+    )
 
     verdict = access_verdict(person, door, WEDNESDAY_10)
 
@@ -60,7 +62,9 @@ def test_a_block_always_beats_an_allow(person, door, door_group):
 def test_an_expired_block_no_longer_counts(person, door):
     _allow(person, door=door)
     BlockEntry.objects.create(
-        person=person, reason="Temporary ban", added_at=WEDNESDAY_10 - timedelta(days=10),
+        person=person,
+        reason="Temporary ban",
+        added_at=WEDNESDAY_10 - timedelta(days=10),
         expires_at=WEDNESDAY_10 - timedelta(days=1),
     )
 
@@ -71,7 +75,9 @@ def test_an_expired_block_no_longer_counts(person, door):
 def test_an_open_missing_case_alerts_until_closed(person, door):
     _allow(person, door=door)
     case = MissingEntry.objects.create(
-        person=person, case_number="MP-2025-042", reporting_contact="Sister, +44 20 7946 0000",
+        person=person,
+        case_number="MP-2025-042",
+        reporting_contact="Sister, +44 20 7946 0000",
         reported_at=WEDNESDAY_10 - timedelta(days=3),
     )
 
@@ -103,7 +109,9 @@ def test_validity_period_is_half_open(person, door):
 
 def test_weekly_schedule(person, door):
     entry = _allow(person, door=door)
-    ScheduleWindow.objects.create(allow_entry=entry, weekday=2, starts_at=time(7), ends_at=time(19))  # Wednesday
+    ScheduleWindow.objects.create(
+        allow_entry=entry, weekday=2, starts_at=time(7), ends_at=time(19)
+    )  # Wednesday
 
     assert access_verdict(person, door, WEDNESDAY_10).decision == "grant"
     evening = access_verdict(person, door, WEDNESDAY_10.replace(hour=19))
