@@ -16,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
 
+from recognition.models.detector import FaceDetector
 from recognition.models.facecode import FaceCoder
 from recognition.models.weights import dat_path
 
@@ -95,7 +97,67 @@ def bench_facecode(rounds: int) -> list[Row]:
     ]
 
 
-BENCHES: dict[str, Callable[[int], list[Row]]] = {"facecode": bench_facecode}
+# Group photos with 1 to 6 faces, one of the extra people's larger photos, then a 640x480 webcam frame.
+DETECTOR_PHOTOS = (
+    "scenes/group_faceapi_bbt4.jpg",
+    "scenes/group_deepface_selfie-many-people.jpg",
+    "scenes/group_face_recognition_obama_and_biden.jpg",
+    "identities/Kit_Harington/1.jpg",
+)
+WEBCAM = "liveness/videos/live_real2.webm"  # 640x480, one face about 200 px wide
+
+
+def webcam_frame(index: int = 80) -> np.ndarray:
+    capture = cv2.VideoCapture(str(FACEDATA / WEBCAM))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, frame = capture.read()
+    capture.release()
+    if not ok:
+        raise SystemExit(f"cannot read frame {index} of {FACEDATA / WEBCAM}")
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def bench_detector(rounds: int) -> list[Row]:
+    """Per image and per face on the same photos, then the 640x480 frame with the pyramid bounded."""
+    import dlib
+
+    model = dlib.cnn_face_detection_model_v1(str(dat_path("mmod_human_face_detector.dat")))
+    detector = FaceDetector()
+    photos = [np.asarray(Image.open(FACEDATA / name).convert("RGB")) for name in DETECTOR_PHOTOS]
+    frame = webcam_frame()
+    dlib_photos, dlib_frame = f"dlib cnn detector, {len(photos)} photos", "dlib cnn detector, 640x480 frame"
+    # name: (call, images per call, the dlib row it is compared with)
+    variants: dict[str, tuple[Callable[[], object], int, str | None]] = {
+        dlib_photos: (lambda: [model(photo, 0) for photo in photos], len(photos), None),
+        f"torch detect, {len(photos)} photos": (
+            lambda: [detector.detect(photo) for photo in photos],
+            len(photos),
+            dlib_photos,
+        ),
+        dlib_frame: (lambda: model(frame, 0), 1, None),
+        "torch detect, 640x480 frame": (lambda: detector.detect(frame), 1, dlib_frame),
+    }
+    for size in (80, 100, 120, 150):
+        variants[f"torch detect, 640x480 frame, min_face {size}"] = (
+            lambda size=size: detector.detect(frame, min_face_size=size),
+            1,
+            dlib_frame,
+        )
+    seconds = interleaved({name: call for name, (call, _, _) in variants.items()}, rounds)
+    faces = {dlib_photos: sum(len(model(photo, 0)) for photo in photos), dlib_frame: len(model(frame, 0))}
+
+    print(f"\ndetector: {', '.join(Path(name).name for name in DETECTOR_PHOTOS)}; frame 80 of {WEBCAM}")
+    print(f"  {'variant':<42} {'ms/image':>9} {'x dlib':>8}")
+    for name, (_, images, reference) in variants.items():
+        ratio = f"{seconds[reference] / seconds[name]:7.1f}x" if reference else ""
+        print(f"  {name:<42} {1000 * seconds[name] / images:9.1f} {ratio:>8}")
+    return [
+        Row(name, faces[reference or name], seconds[name], reference)
+        for name, (_, _, reference) in variants.items()
+    ]
+
+
+BENCHES: dict[str, Callable[[int], list[Row]]] = {"facecode": bench_facecode, "detector": bench_detector}
 
 
 def print_rows(title: str, rows: list[Row]) -> None:

@@ -82,7 +82,7 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> Changes
     before, after = before or {}, after or {}
     return {
         name: {"before": before.get(name), "after": after.get(name)}
-        for name in before.keys() | after.keys()
+        for name in dict.fromkeys([*before, *after])  # model field order
         if before.get(name) != after.get(name)
     }
 

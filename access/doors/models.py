@@ -20,7 +20,7 @@ class Door(models.Model):
     mqtt_topic = models.CharField(
         "MQTT topic", max_length=200, blank=True, help_text="For MQTT controllers: the topic to publish to."
     )
-    http_url = models.URLField(
+    http_url = models.CharField(
         "HTTP URL",
         max_length=500,
         blank=True,

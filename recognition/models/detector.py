@@ -29,12 +29,14 @@ from recognition.models.weights import load_weights
 from recognition.types import Face
 
 __all__ = [
+    "Decoding",
     "FaceDetector",
     "MMODNet",
     "TiledPyramid",
     "convert_dat",
     "decode_detections",
     "first_level_for",
+    "search_from_level",
     "tiled_pyramid",
 ]
 
@@ -47,6 +49,18 @@ _CONVS = ((16, 5, 2), (32, 5, 2), (32, 5, 2), (45, 5, 1), (45, 5, 1), (45, 5, 1)
 
 
 # ------------------------------------------------------------------------------------------------ network
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How MMODNet's output cells become detections: the network's geometry and the file's MMOD settings."""
+
+    stride: int  # output cell c is centred on tiled-image pixel stride * c + offset
+    offset: int
+    context: int  # and sees the pixels up to this far from its centre
+    window: tuple[float, float]  # width, height
+    nms_overlap: tuple[float, float]  # iou, percent covered
+    threshold: float = 0.0
 
 
 class MMODNet(nn.Module):
@@ -71,10 +85,13 @@ class MMODNet(nn.Module):
         return self.head(self.body(tiled))
 
     def decoding(self) -> Decoding:
-        """Where output cells sit in the tiled image (dlib's map_output_to_input), with the file's settings."""
-        stride, offset, context = 1, 0, 0
-        for conv in [m for m in self.modules() if isinstance(m, nn.Conv2d)][::-1]:
+        """Where output cells sit in the tiled image (dlib's map_output_to_input), and the file's settings."""
+        convs = [m for m in self.modules() if isinstance(m, nn.Conv2d)]
+        offset = 0
+        for conv in convs[::-1]:
             offset = offset * conv.stride[0] - conv.padding[0] + conv.kernel_size[0] // 2
+        stride, context = 1, 0
+        for conv in convs:
             context += conv.kernel_size[0] // 2 * stride
             stride *= conv.stride[0]
         window = (float(self.window[0]), float(self.window[1]))
@@ -216,7 +233,9 @@ def build_tiled_pyramid(images: torch.Tensor, layout: TiledPyramid) -> torch.Ten
             level = _resize(level, (bottom - top + 1, right - left + 1))
         cut = max(layout.top - top, 0)
         if cut <= bottom - top:
-            tiled[:, :, top + cut - layout.top : bottom + 1 - layout.top, left : right + 1] = level[:, :, cut:]
+            tiled[:, :, top + cut - layout.top : bottom + 1 - layout.top, left : right + 1] = level[
+                :, :, cut:
+            ]
     return tiled
 
 
@@ -226,18 +245,6 @@ def _resize(level: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------------ decoding
-
-
-@dataclass(frozen=True)
-class Decoding:
-    """How MMODNet's output cells become detections: the network's geometry and the file's MMOD settings."""
-
-    stride: int  # output cell c is centred on tiled-image pixel stride * c + offset
-    offset: int
-    context: int  # and sees the pixels up to this far from its centre
-    window: tuple[float, float]  # width, height
-    nms_overlap: tuple[float, float]  # iou, percent covered
-    threshold: float = 0.0
 
 
 def first_level_for(min_face_size: float | None) -> int:
@@ -329,9 +336,7 @@ class FaceDetector:
 
     def __init__(self) -> None:
         self.net = load_weights(MMODNet(), "detector").eval()
-        self._stride, self._offset = self.net.output_to_input()
-        self._window = tuple(self.net.window.tolist())
-        self._nms_overlap = tuple(self.net.nms_overlap.tolist())
+        self.decoding = self.net.decoding()
         self._padding, self._outer_padding = (int(value) for value in self.net.pyramid_padding.tolist())
         self.prepare("cpu")
 
@@ -379,15 +384,11 @@ class FaceDetector:
         pixels = pixels.permute(0, 3, 1, 2)
         for _ in range(upsample):
             pixels = _resize(pixels, _pyramid_up_size(*pixels.shape[-2:])).floor()
-        height, width = pixels.shape[-2:]
-        levels = len(pyramid_level_sizes(height, width))
-        layout = tiled_pyramid(
-            height, width, self._padding, self._outer_padding, min(first_level, levels - 1)
-        )
+        layout = tiled_pyramid(*pixels.shape[-2:], self._padding, self._outer_padding)
+        layout = search_from_level(layout, first_level, self.decoding)
         normalised = (pixels - self.net.mean_rgb.view(1, 3, 1, 1)) / 256.0
         scores = self.net(build_tiled_pyramid(normalised, layout))[:, 0].float().cpu().numpy()
-        args = (layout, self._stride, self._offset, self._window, self._nms_overlap)
-        return [decode_detections(score_map, *args) for score_map in scores]
+        return [decode_detections(score_map, layout, self.decoding) for score_map in scores]
 
 
 def _pyramid_up_size(height: int, width: int) -> tuple[int, int]:

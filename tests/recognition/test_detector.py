@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from recognition.models.detector import (
+    Decoding,
     FaceDetector,
     MMODNet,
     TiledPyramid,
@@ -17,6 +18,7 @@ from recognition.models.detector import (
     decode_detections,
     first_level_for,
     pyramid_level_sizes,
+    search_from_level,
     tiled_pyramid,
 )
 from recognition.models.weights import dat_path
@@ -24,8 +26,10 @@ from recognition.models.weights import dat_path
 FACEDATA = Path(
     os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
 )
-WINDOW = (80.0, 80.0)
-NMS = (0.3382761351109955, 1.0)  # what mmod_human_face_detector.dat holds
+# what mmod_human_face_detector.dat and the network's geometry give
+DECODING = Decoding(
+    stride=8, offset=14, context=94, window=(80.0, 80.0), nms_overlap=(0.3382761351109955, 1.0)
+)
 
 
 def photo(relative: str) -> np.ndarray:
@@ -47,32 +51,37 @@ def test_level_sizes_shrink_by_five_sixths_down_to_five_rows():
 
 
 @pytest.mark.parametrize("shape", [(480, 640), (250, 250), (640, 458), (141, 140)])
-@pytest.mark.parametrize("first_level", [0, 2])
-def test_tiled_levels_keep_their_sizes_and_padding(shape, first_level):
-    layout = tiled_pyramid(*shape, padding=10, outer_padding=11, first_level=first_level)
-    sizes = pyramid_level_sizes(*shape)[first_level:]
+def test_tiled_levels_keep_their_sizes_and_do_not_touch(shape):
+    layout = tiled_pyramid(*shape, padding=10, outer_padding=11)
+    sizes = pyramid_level_sizes(*shape)
     rects = np.array(layout.rects)
-    assert [(bottom - top + 1, right - left + 1) for left, top, right, bottom in layout.rects] == sizes[
-        : len(rects)
-    ]
-    assert rects[0, :2].tolist() == [11, 11] and layout.width == sizes[0][1] + 22
+    assert [(rect[3] - rect[1] + 1, rect[2] - rect[0] + 1) for rect in rects.tolist()] == sizes[: len(rects)]
+    assert len(rects) >= len(sizes) - 2  # only the tiniest levels may find no room
+    assert rects[0, :2].tolist() == [11, 11] and layout.width == shape[1] + 22
     assert rects[:, :2].min() >= 11 and rects[:, 2].max() < layout.width - 11
     assert rects[:, 3].max() < layout.height - 11
-    for i, a in enumerate(rects):  # no two levels come closer than the padding
+    for i, a in enumerate(rects):
         for b in rects[i + 1 :]:
-            gap = max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3]) - 1
-            assert gap >= 10
+            assert max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3]) > 1  # apart, with a zero pixel
+
+
+@pytest.mark.parametrize("first_level", [1, 2, 5])
+def test_a_bounded_search_keeps_what_the_searched_levels_see(first_level):
+    layout = tiled_pyramid(480, 640, padding=10, outer_padding=11)
+    bounded = search_from_level(layout, first_level, DECODING)
+    highest = min(rect[1] for rect in layout.rects[first_level:])
+    assert bounded.rects == layout.rects and bounded.first_level == first_level
+    assert bounded.top % 8 == 0 and 0 < bounded.top <= highest - 40 - 94
+    assert search_from_level(layout, 0, DECODING) == layout
 
 
 def test_decoding_maps_cells_through_their_level_and_suppresses_overlaps():
-    layout = TiledPyramid(
-        rects=((11, 11, 650, 490), (11, 501, 543, 900)), first_level=0, height=912, width=662
-    )
+    layout = TiledPyramid(rects=((11, 11, 650, 490), (11, 501, 543, 900)), height=912, width=662)
     scores = np.full((110, 80), -1.0, dtype=np.float32)
     scores[10, 10] = 0.9  # level 0: centre (94, 94) in the tiled image, (83, 83) in the image
     scores[10, 11] = 0.5  # next cell, 8 px right: overlaps the first, suppressed
     scores[70, 20] = 0.7  # level 1: tiled (174, 574), 80 px window -> 96 px box
-    detections = decode_detections(scores, layout, 8, 14, WINDOW, NMS)
+    detections = decode_detections(scores, layout, DECODING)
     assert [score for _, score in detections] == pytest.approx([0.9, 0.7])
     (box0, _), (box1, _) = detections
     assert box0.tolist() == [44, 44, 123, 123]  # 83 -+ 39.5, rounded
@@ -84,7 +93,7 @@ def test_decoding_maps_cells_through_their_level_and_suppresses_overlaps():
 
 def test_nothing_above_the_threshold_decodes_to_no_faces():
     layout = tiled_pyramid(480, 640, 10, 11)
-    assert decode_detections(np.full((220, 80), -0.5, np.float32), layout, 8, 14, WINDOW, NMS) == []
+    assert decode_detections(np.full((220, 80), -0.5, np.float32), layout, DECODING) == []
 
 
 @pytest.mark.parametrize("min_face_size", [None, 60, 80, 96, 100, 120, 200, 400])
@@ -102,7 +111,7 @@ def test_conversion_fills_every_parameter_and_setting():
     net.load_state_dict(state_dict, strict=True)
     assert net.window.tolist() == [80.0, 80.0]
     assert net.pyramid_padding.tolist() == [10, 11]
-    assert net.output_to_input() == (8, 14)
+    assert net.decoding() == DECODING
     assert all(torch.isfinite(value).all() for value in state_dict.values())
 
 

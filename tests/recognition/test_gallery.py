@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(
     not (FACEDATA / "identities").is_dir(),
     reason=f"no shared face data at {FACEDATA} (set FACEGATE_FACEDATA)",
 )
-PEOPLE = 16  # the first people (by name) of the shared identities: about 80 photos, plus as many unknowns
+PEOPLE = 16  # the first people (by name) of the shared identities: about 80 photos; and 40 unknowns
 THRESHOLD = 0.5
 
 
@@ -53,7 +53,7 @@ def enrolment() -> Enrolment:
     photos, people = identity_photos(FACEDATA)
     chosen = people < PEOPLE
     codes = face_codes([photo for photo, keep in zip(photos, chosen, strict=True) if keep])
-    unknown = face_codes(unknown_photos(FACEDATA)[: len(codes)])
+    unknown = face_codes(unknown_photos(FACEDATA)[:40])
     real = RealCodes.split(codes, people[chosen], unknown[~np.isnan(unknown[:, 0])])
     # FaceSample and Person ids from a database: sparse, not positions
     return Enrolment(real, 1000 + 7 * np.arange(len(real.enrolled)), 500 + 3 * real.enrolled_people)
@@ -271,7 +271,7 @@ def test_ivf_keeps_recall_on_real_queries_among_20k_codes(enrolment):
     for gallery in (exact, approximate):
         gallery.add(ids, people, codes)
         gallery.wait_for_rebuild()
-    assert approximate.kind == "ivf" and approximate._index.nlist > 8 * approximate.nprobe
+    assert approximate.kind == "ivf" and approximate.nlist >= 4 * approximate.nprobe
 
     queries = enrolment.real.queries
     nearest = exact.search(queries, 1)[0][:, 0]

@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('frame_rate__gt', 0), ('frame_rate__lte', 60.0)), name='camera_frame_rate_range', violation_error_message='The frame rate must be above 0 and at most 60.'), models.CheckConstraint(condition=models.Q(('min_face_size__gt', 0)), name='camera_min_face_size_positive', violation_error_message='The minimum face size must be positive.'), models.CheckConstraint(condition=models.Q(('match_threshold__isnull', True), models.Q(('match_threshold__gt', 0), ('match_threshold__lte', 2.0)), _connector='OR'), name='camera_match_threshold_range', violation_error_message='The match threshold must be above 0 and at most 2.')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('frame_rate__gt', 0), ('frame_rate__lte', 60.0)), name='camera_frame_rate_range', violation_error_message='The frame rate must be above 0 and at most 60.'), models.CheckConstraint(condition=models.Q(('min_face_size__gt', 0)), name='camera_min_face_size_positive', violation_error_message='The minimum face size must be positive.'), models.CheckConstraint(condition=models.Q(('match_threshold__isnull', True), models.Q(('match_threshold__gt', 0), ('match_threshold__lte', 2.0)), _connector='OR'), name='camera_match_threshold_range', violation_error_message='The match threshold must be in (0, 2].')],
             },
         ),
     ]

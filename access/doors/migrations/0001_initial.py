@@ -20,13 +20,13 @@ class Migration(migrations.Migration):
                 ('location', models.CharField(blank=True, max_length=200)),
                 ('controller_kind', models.CharField(choices=[('mqtt', 'MQTT'), ('http', 'HTTP')], max_length=8)),
                 ('mqtt_topic', models.CharField(blank=True, help_text='For MQTT controllers: the topic to publish to.', max_length=200, verbose_name='MQTT topic')),
-                ('http_url', models.URLField(blank=True, help_text='For HTTP controllers: the URL to call.', max_length=500, validators=[django.core.validators.URLValidator(schemes=['http', 'https'])], verbose_name='HTTP URL')),
+                ('http_url', models.CharField(blank=True, help_text='For HTTP controllers: the URL to call.', max_length=500, validators=[django.core.validators.URLValidator(schemes=['http', 'https'])], verbose_name='HTTP URL')),
                 ('open_seconds', models.FloatField(default=5.0, help_text='How long the lock stays open after a grant.')),
                 ('fail_mode', models.CharField(choices=[('fail_secure', 'Fail-secure (stays locked without power)'), ('fail_safe', 'Fail-safe (unlocks without power)')], default='fail_secure', max_length=16)),
             ],
             options={
                 'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('controller_kind__in', ['mqtt', 'http'])), name='door_controller_kind_valid'), models.CheckConstraint(condition=models.Q(models.Q(('controller_kind', 'mqtt'), models.Q(('mqtt_topic', ''), _negated=True), ('http_url', '')), models.Q(('controller_kind', 'http'), models.Q(('http_url', ''), _negated=True), ('mqtt_topic', '')), _connector='OR'), name='door_controller_target_matches_kind', violation_error_message='An MQTT door needs a topic and no URL; an HTTP door a URL and no topic.'), models.CheckConstraint(condition=models.Q(('open_seconds__gt', 0), ('open_seconds__lte', 600)), name='door_open_seconds_range', violation_error_message='The open duration must be above 0 and at most 600 s.'), models.CheckConstraint(condition=models.Q(('fail_mode__in', ['fail_secure', 'fail_safe'])), name='door_fail_mode_valid')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('controller_kind__in', ['mqtt', 'http'])), name='door_controller_kind_valid'), models.CheckConstraint(condition=models.Q(models.Q(('controller_kind', 'mqtt'), models.Q(('mqtt_topic', ''), _negated=True), ('http_url', '')), models.Q(('controller_kind', 'http'), models.Q(('http_url', ''), _negated=True), ('mqtt_topic', '')), _connector='OR'), name='door_controller_target_matches_kind', violation_error_message='An MQTT door needs a topic (no URL); an HTTP door a URL (no topic).'), models.CheckConstraint(condition=models.Q(('open_seconds__gt', 0), ('open_seconds__lte', 600)), name='door_open_seconds_range', violation_error_message='The open duration must be in (0, 600] seconds.'), models.CheckConstraint(condition=models.Q(('fail_mode__in', ['fail_secure', 'fail_safe'])), name='door_fail_mode_valid')],
             },
         ),
         migrations.CreateModel(

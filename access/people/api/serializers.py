@@ -2,6 +2,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from access.core.api.serializers import ValidatedModelSerializer
+from access.doors.models import Door
 
 from ..models import Consent, FaceSample, Person
 
@@ -59,3 +60,14 @@ class FaceSampleSerializer(serializers.ModelSerializer):
         url = reverse("api:facesample-image", args=[sample.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
+
+
+class VerdictQuerySerializer(serializers.Serializer):
+    door = serializers.PrimaryKeyRelatedField(queryset=Door.objects.all())
+    at = serializers.DateTimeField(required=False, help_text="Default: now.")
+
+
+class VerdictSerializer(serializers.Serializer):
+    decision = serializers.CharField()
+    reason = serializers.CharField()
+    alert_kind = serializers.CharField(allow_null=True)

@@ -1,30 +1,24 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.core.api.responses import decrypted_file_response
 from access.core.api.serializers import ImageUploadSerializer
-from access.doors.models import Door
 from access.watchlists.services import access_verdict
 
 from .. import services
 from ..filtersets import ConsentFilterSet, FaceSampleFilterSet, PersonFilterSet
 from ..models import Consent, FaceSample, Person
-from .serializers import ConsentSerializer, FaceSampleSerializer, PersonSerializer
-
-
-class VerdictQuerySerializer(serializers.Serializer):
-    door = serializers.PrimaryKeyRelatedField(queryset=Door.objects.all())
-    at = serializers.DateTimeField(required=False, help_text="Default: now.")
-
-
-class VerdictSerializer(serializers.Serializer):
-    decision = serializers.CharField()
-    reason = serializers.CharField()
-    alert_kind = serializers.CharField(allow_null=True)
+from .serializers import (
+    ConsentSerializer,
+    FaceSampleSerializer,
+    PersonSerializer,
+    VerdictQuerySerializer,
+    VerdictSerializer,
+)
 
 
 class PersonViewSet(viewsets.ModelViewSet):

@@ -1,0 +1,162 @@
+"""From pixels to faces with codes: the one path every caller takes (InsightFace's FaceAnalysis shape).
+
+`Engine` owns the face detector, the keypoint model and the face coder, loaded once per process
+(`engine()`), and runs them in order: detect -> keypoints -> chip -> code, each step batched over every face
+of every image it is given. The keypoint model is any object with `prepare(device)` and `get(img, face)`
+filling `face.keypoints` with names `recognition.align` knows: dlib's 5-point predictor today, points
+derived from a face-parsing network later, without the rest changing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import torch
+
+from recognition.align import face_chip
+from recognition.config import EngineConfig
+from recognition.models.detector import FaceDetector
+from recognition.models.facecode import CHIP_SIZE, FaceCoder
+from recognition.models.landmarks import LandmarkPredictor
+from recognition.quality import QualityVerdict, assess, conflicting_person
+from recognition.types import Face, Point
+
+if TYPE_CHECKING:
+    from recognition.gallery import Gallery
+
+__all__ = ["Engine", "Enrollment", "KeypointModel", "engine", "resolve_device"]
+
+# An enrollment photo with no face at full size is looked at doubled only up to this size: past it, a face
+# under the detector's 80 px is far too small anyway, and the doubled image would cost gigabytes.
+ENROLLMENT_UPSAMPLE_MAX_PIXELS = 2_000_000
+
+
+class KeypointModel(Protocol):
+    """Fills `face.keypoints` (named, image pixels) for a detected face."""
+
+    def prepare(self, device: str = "cpu") -> None: ...
+
+    def get(self, img: np.ndarray, face: Face) -> dict[str, Point]: ...
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """What an enrollment photo gave: its faces (with codes) and the quality verdict on them."""
+
+    faces: list[Face]
+    verdict: QualityVerdict
+
+    @property
+    def code(self) -> np.ndarray | None:
+        """The face code to enroll, or None when the photo was rejected."""
+        return self.faces[0].code if self.verdict.accepted else None
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' without one raises."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA device")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}; expected 'auto', 'cpu' or 'cuda'")
+    return device
+
+
+class Engine:
+    """Faces, keypoints, chips and codes of RGB images: `analyse(image)` or `analyse_batch(images)`."""
+
+    model_version = "dlib_face_recognition_resnet_model_v1"  # codes of other models are not comparable
+
+    def __init__(self, config: EngineConfig | None = None, keypoints: KeypointModel | None = None):
+        self.config = config if config is not None else EngineConfig.from_env()
+        self.detector = FaceDetector()
+        self.keypoints = keypoints if keypoints is not None else LandmarkPredictor()
+        self.coder = FaceCoder()
+        self.prepare(self.config.device)
+
+    def prepare(self, device: str = "auto") -> None:
+        """Move every model to `device` ('auto', 'cpu' or 'cuda')."""
+        self.device = resolve_device(device)
+        for model in (self.detector, self.keypoints, self.coder):
+            model.prepare(self.device)
+
+    def detect_batch(
+        self, images: Sequence[np.ndarray], min_face_size: int | None = None, upsample: int = 0
+    ) -> list[list[Face]]:
+        """Detected faces (box and score) of each (H, W, 3) uint8 RGB image, best first.
+
+        min_face_size: faces narrower than this many pixels are neither looked for nor returned.
+        upsample: look at the images doubled this many times, to find faces under the detector's 80 px.
+        """
+        faces: list[list[Face]] = []
+        for start in range(0, len(images), self.config.batch_size):
+            chunk = images[start : start + self.config.batch_size]
+            faces += self.detector.detect_batch(chunk, min_face_size, upsample)
+        if min_face_size:
+            faces = [[face for face in found if face.width >= min_face_size] for found in faces]
+        return faces
+
+    def analyse_batch(
+        self, images: Sequence[np.ndarray], min_face_size: int | None = None, upsample: int = 0
+    ) -> list[list[Face]]:
+        """Every face of each image with box, score, keypoints, chip and code; see `detect_batch`."""
+        faces = self.detect_batch(images, min_face_size, upsample)
+        for image, found in zip(images, faces, strict=True):
+            for face in found:
+                self.keypoints.get(image, face)
+                face.chip = face_chip(image, face.keypoints, size=CHIP_SIZE)
+        self._code([face for found in faces for face in found])
+        return faces
+
+    def analyse(self, image: np.ndarray, min_face_size: int | None = None, upsample: int = 0) -> list[Face]:
+        """Every face of one image with box, score, keypoints, chip and code, best first."""
+        return self.analyse_batch([image], min_face_size, upsample)[0]
+
+    def analyse_enrollment(
+        self, image: np.ndarray, gallery: Gallery | None = None, person_id: int | None = None
+    ) -> Enrollment:
+        """The faces of an enrollment photo and the quality verdict on them.
+
+        When no face is found at full size a photo of up to 2 Mpx is looked at again doubled, so that a face
+        too small to use is reported as too small rather than as missing. With a gallery, a face that comes
+        within the match threshold of another person's samples is rejected too.
+        """
+        faces = self.analyse(image)
+        if not faces and image.shape[0] * image.shape[1] <= ENROLLMENT_UPSAMPLE_MAX_PIXELS:
+            faces = self.analyse(image, upsample=1)
+        verdict = assess(faces, self.config.quality)
+        if verdict.accepted and gallery is not None:
+            if person_id is None:
+                raise ValueError("checking against the gallery needs the person_id being enrolled")
+            match = conflicting_person(gallery, faces[0].code, person_id, self.config.match_threshold)
+            if match is not None:
+                verdict = verdict.rejected_for(
+                    f"the face is {match.distance:.2f} from person {match.person_id}'s samples, within the "
+                    f"match threshold {self.config.match_threshold:.2f}: it could be taken for that person"
+                )
+        return Enrollment(faces, verdict)
+
+    def _code(self, faces: list[Face]) -> None:
+        for start in range(0, len(faces), self.config.batch_size):
+            chunk = faces[start : start + self.config.batch_size]
+            codes = self.coder.get_batch(np.stack([face.chip for face in chunk]))
+            for face, code in zip(chunk, codes, strict=True):
+                face.code = code
+
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def engine() -> Engine:
+    """The process's engine, built from the environment on first use (one per Celery worker process)."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = Engine()
+        return _engine
