@@ -1,0 +1,143 @@
+"""Command line, the way face_recognition users script it: one JSON line per image on stdout.
+
+    python -m recognition detect IMAGE...         {"path": ..., "faces": [{"box": [x1, y1, x2, y2], "score": ...}]}
+    python -m recognition encode IMAGE...         the same, each face with its 128-d "code"
+    python -m recognition check-config            validate FACEGATE_* settings and load every model
+
+An image that cannot be read is named on stderr with the reason and skipped; the others are still processed,
+and the exit status is 1 when any image failed (2 for a usage error, as argparse does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from recognition.config import ConfigError, EngineConfig
+from recognition.models.facecode import CHIP_SIZE
+from recognition.pipeline import Engine
+from recognition.types import Face
+
+
+class UnreadableImage(Exception):
+    """An input file that is not a readable image; the message says why in plain words."""
+
+
+def read_image(path: Path) -> np.ndarray:
+    """The (H, W, 3) uint8 RGB pixels of an image file, or UnreadableImage saying what is wrong with it."""
+    try:
+        with warnings.catch_warnings():
+            # Past its warning limit Pillow decodes anyway; an image that large would exhaust memory here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return np.asarray(image.convert("RGB"))
+    except FileNotFoundError:
+        raise UnreadableImage("no such file") from None
+    except IsADirectoryError:
+        raise UnreadableImage("is a directory, not an image") from None
+    except PermissionError:
+        raise UnreadableImage("permission denied") from None
+    except UnidentifiedImageError:
+        raise UnreadableImage("not an image (Pillow cannot identify the file's format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise UnreadableImage(f"too many pixels ({error})") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise UnreadableImage(f"corrupt or truncated image ({error})") from None
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else round(float(value), 3)
+
+
+def face_record(face: Face, with_code: bool) -> dict:
+    record = {"box": [_number(v) for v in face.box], "score": round(float(face.score), 6)}
+    if with_code:
+        record["code"] = [float(v) for v in face.code]
+    return record
+
+
+def run_images(engine: Engine, paths: Sequence[str], args: argparse.Namespace, with_code: bool) -> int:
+    failed = 0
+    for path in paths:
+        try:
+            image = read_image(Path(path))
+        except UnreadableImage as error:
+            print(f"{path}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        if with_code:
+            faces = engine.analyse(image, args.min_face_size, args.upsample)
+        else:
+            (faces,) = engine.detect_batch([image], args.min_face_size, args.upsample)
+        print(json.dumps({"path": path, "faces": [face_record(face, with_code) for face in faces]}), flush=True)
+    if failed:
+        print(f"{failed} of {len(paths)} images could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def check_config(config: EngineConfig) -> int:
+    print("\n".join(config.describe()))
+    try:
+        engine = Engine(config)
+        # A first forward pass is where a wrong device or a broken install shows up.
+        engine.detect_batch([np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8)])
+        engine.coder.get_batch(np.zeros((1, CHIP_SIZE, CHIP_SIZE, 3), np.uint8))
+    except (OSError, RuntimeError, ValueError, KeyError) as error:
+        print(f"check-config: the models do not load or run: {error}", file=sys.stderr)
+        return 1
+    print(f"check-config: settings valid; detector, keypoints and face code loaded and run on {engine.device}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m recognition", description=__doc__.split("\n")[0])
+    commands = root.add_subparsers(dest="command", required=True)
+    for name, help in (("detect", "print the faces found in each image"), ("encode", "faces and their codes")):
+        command = commands.add_parser(name, help=help)
+        command.add_argument("images", nargs="+", metavar="IMAGE")
+        command.add_argument(
+            "--min-face-size", type=int, default=None, metavar="PX",
+            help="ignore faces narrower than PX pixels, and do not look for them (faster); "
+            "default FACEGATE_MIN_FACE_SIZE",
+        )
+        command.add_argument(
+            "--upsample", type=int, default=0, metavar="N",
+            help="look at each image doubled N times first, for faces under 80 px (default 0)",
+        )
+        command.add_argument(
+            "--device", choices=("auto", "cpu", "cuda"), default=None, help="default FACEGATE_DEVICE"
+        )
+    commands.add_parser("check-config", help="validate FACEGATE_* settings and that every model loads")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        config = EngineConfig.from_env()
+        if args.command != "check-config":
+            overrides = {"device": args.device, "min_face_size": args.min_face_size}
+            config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+            if args.upsample < 0:
+                raise ConfigError(f"--upsample must be 0 or more, got {args.upsample}")
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 1
+    if args.command == "check-config":
+        return check_config(config)
+    args.min_face_size = config.min_face_size
+    return run_images(Engine(config), args.images, args, with_code=args.command == "encode")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
