@@ -400,3 +400,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"    {name:28s} {threshold:8.4f}  {percent(cal.tar(threshold))} |  {percent(test.far(threshold))}  "
                   f"{percent(test.tar(threshold))}  {percent(test.misidentified(threshold))} | "
                   f"{percent(test.tar(test.threshold_for(TARGET_FAR)))}  {percent(test.tar(test.threshold_for(TARGET_FAR / 10)))}")
+
+
+if __name__ == "__main__":
+    main()

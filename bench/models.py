@@ -129,24 +129,23 @@ def bench_detector(rounds: int) -> list[Row]:
     # name: (call, images per call, the dlib row it is compared with)
     variants: dict[str, tuple[Callable[[], object], int, str | None]] = {
         dlib_photos: (lambda: [model(photo, 0) for photo in photos], len(photos), None),
-        f"torch detect, {len(photos)} photos": (
+        f"torch FaceDetector, {len(photos)} photos": (
             lambda: [detector.detect(photo) for photo in photos],
             len(photos),
             dlib_photos,
         ),
         dlib_frame: (lambda: model(frame, 0), 1, None),
-        "torch detect, 640x480 frame": (lambda: detector.detect(frame), 1, dlib_frame),
     }
-    for size in (80, 100, 120, 150):
-        variants[f"torch detect, 640x480 frame, min_face {size}"] = (
-            lambda size=size: detector.detect(frame, min_face_size=size),
+    for low, high in ((80, None), (100, None), (100, 480), (120, 480)):  # face widths searched, px
+        variants[f"torch, 640x480 frame, faces {low}..{high or ''} px"] = (
+            lambda low=low, high=high: detector.detect(frame, min_face_size=low, max_face_size=high),
             1,
             dlib_frame,
         )
     seconds = interleaved({name: call for name, (call, _, _) in variants.items()}, rounds)
     faces = {dlib_photos: sum(len(model(photo, 0)) for photo in photos), dlib_frame: len(model(frame, 0))}
 
-    print(f"\ndetector: {', '.join(Path(name).name for name in DETECTOR_PHOTOS)}; frame 80 of {WEBCAM}")
+    print(f"\ndetector: {', '.join(DETECTOR_PHOTOS)}; frame 80 of {WEBCAM}")
     print(f"  {'variant':<42} {'ms/image':>9} {'x dlib':>8}")
     for name, (_, images, reference) in variants.items():
         ratio = f"{seconds[reference] / seconds[name]:7.1f}x" if reference else ""

@@ -1,8 +1,8 @@
 """Command line, the way face_recognition users script it: one JSON line per image on stdout.
 
-    python -m recognition detect IMAGE...         {"path": ..., "faces": [{"box": [x1, y1, x2, y2], "score": ...}]}
-    python -m recognition encode IMAGE...         the same, each face with its 128-d "code"
-    python -m recognition check-config            validate FACEGATE_* settings and load every model
+    python -m recognition detect IMAGE...   {"path": ..., "faces": [{"box": [x1, y1, x2, y2], "score": ...}]}
+    python -m recognition encode IMAGE...   the same, each face with its 128-d "code"
+    python -m recognition check-config      validate the FACEGATE_* settings and load and run every model
 
 An image that cannot be read is named on stderr with the reason and skipped; the others are still processed,
 and the exit status is 1 when any image failed (2 for a usage error, as argparse does).
@@ -65,7 +65,9 @@ def face_record(face: Face, with_code: bool) -> dict:
     return record
 
 
-def run_images(engine: Engine, paths: Sequence[str], args: argparse.Namespace, with_code: bool) -> int:
+def run_images(
+    engine: Engine, paths: Sequence[str], min_face_size: int | None, upsample: int, with_code: bool
+) -> int:
     failed = 0
     for path in paths:
         try:
@@ -74,13 +76,19 @@ def run_images(engine: Engine, paths: Sequence[str], args: argparse.Namespace, w
             print(f"{path}: {error}", file=sys.stderr)
             failed += 1
             continue
-        if with_code:
-            faces = engine.analyse(image, args.min_face_size, args.upsample)
-        else:
-            (faces,) = engine.detect_batch([image], args.min_face_size, args.upsample)
-        print(json.dumps({"path": path, "faces": [face_record(face, with_code) for face in faces]}), flush=True)
+        try:
+            if with_code:
+                faces = engine.analyse(image, min_face_size, upsample)
+            else:
+                (faces,) = engine.detect_batch([image], min_face_size, upsample)
+        except (RuntimeError, ValueError) as error:  # one image the models cannot take must not stop the rest
+            print(f"{path}: could not be analysed ({error})", file=sys.stderr)
+            failed += 1
+            continue
+        records = [face_record(face, with_code) for face in faces]
+        print(json.dumps({"path": path, "faces": records}), flush=True)
     if failed:
-        print(f"{failed} of {len(paths)} images could not be read", file=sys.stderr)
+        print(f"{failed} of {len(paths)} images failed", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -94,28 +102,42 @@ def check_config(config: EngineConfig) -> int:
     except (OSError, RuntimeError, ValueError, KeyError) as error:
         print(f"check-config: the models do not load or run: {error}", file=sys.stderr)
         return 1
-    print(f"check-config: settings valid; detector, keypoints and face code loaded and run on {engine.device}")
+    print(f"check-config: settings valid; the detector, keypoint and face-code models run on {engine.device}")
     return 0
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    parse.__name__ = "whole number"  # what argparse calls the type when the text is not one
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m recognition", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
-    for name, help in (("detect", "print the faces found in each image"), ("encode", "faces and their codes")):
+    for name, help in (("detect", "the faces in each image"), ("encode", "the faces and their codes")):
         command = commands.add_parser(name, help=help)
         command.add_argument("images", nargs="+", metavar="IMAGE")
         command.add_argument(
-            "--min-face-size", type=int, default=None, metavar="PX",
-            help="ignore faces narrower than PX pixels, and do not look for them (faster); "
-            "default FACEGATE_MIN_FACE_SIZE",
+            "--min-face-size",
+            type=_count(1),
+            metavar="PX",
+            help="ignore faces narrower than PX pixels, and skip looking for them (default "
+            "FACEGATE_MIN_FACE_SIZE)",
         )
         command.add_argument(
-            "--upsample", type=int, default=0, metavar="N",
+            "--upsample",
+            type=_count(0),
+            default=0,
+            metavar="N",
             help="look at each image doubled N times first, for faces under 80 px (default 0)",
         )
-        command.add_argument(
-            "--device", choices=("auto", "cpu", "cuda"), default=None, help="default FACEGATE_DEVICE"
-        )
+        command.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default FACEGATE_DEVICE")
     commands.add_parser("check-config", help="validate FACEGATE_* settings and that every model loads")
     return root
 
@@ -125,18 +147,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         config = EngineConfig.from_env()
-        if args.command != "check-config":
-            overrides = {"device": args.device, "min_face_size": args.min_face_size}
-            config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
-            if args.upsample < 0:
-                raise ConfigError(f"--upsample must be 0 or more, got {args.upsample}")
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 1
     if args.command == "check-config":
         return check_config(config)
-    args.min_face_size = config.min_face_size
-    return run_images(Engine(config), args.images, args, with_code=args.command == "encode")
+    overrides = {"device": args.device, "min_face_size": args.min_face_size}
+    config = dataclasses.replace(config, **{key: value for key, value in overrides.items() if value})
+    try:
+        engine = Engine(config)
+    except (OSError, RuntimeError, ValueError) as error:
+        print(f"the engine cannot start: {error}", file=sys.stderr)
+        return 1
+    return run_images(engine, args.images, config.min_face_size, args.upsample, args.command == "encode")
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ class Engine:
         faces: list[list[Face]] = []
         for start in range(0, len(images), self.config.batch_size):
             chunk = images[start : start + self.config.batch_size]
-            faces += self.detector.detect_batch(chunk, min_face_size, upsample)
+            faces += self.detector.detect_batch(chunk, min_face_size=min_face_size, upsample=upsample)
         if min_face_size:
             faces = [[face for face in found if face.width >= min_face_size] for found in faces]
         return faces

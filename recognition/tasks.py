@@ -1,16 +1,108 @@
 """Celery tasks: thin wrappers that take primary keys and call plain functions.
 
 The only place the recognition package reaches the ORM; the access apps are imported inside each task body,
-so importing this module loads no Django models.
+so importing this module loads no Django models (nor torch: the engine loads on first use).
 """
 
-import os
+from __future__ import annotations
 
+import base64
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
+
+if TYPE_CHECKING:
+    from access.people.gallery import DatabaseFeed
+    from access.people.services import SampleAnalysis
+    from recognition.gallery import Gallery, Identification
+    from recognition.pipeline import Engine
+    from recognition.types import Face
+
+logger = logging.getLogger(__name__)
 
 # A lost database connection or a deadlock victim is worth another try; a missing row or bad data is not.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+GALLERY_FILE_NAME = "gallery.npz"  # in FACEGATE_GALLERY_DIR
+# A process that starts from a saved gallery older than this, and has to catch up, saves it anew.
+RESAVE_AFTER_S = 3600
+
+
+class RecognitionTask(DjangoTask):
+    """Base of the tasks that use the engine and the gallery: each made once per worker process, on first use.
+
+    Celery makes one instance of each task per process; the engine and the gallery are held by the class, so
+    every recognition task of a process shares them.
+    """
+
+    _gallery: Gallery | None = None
+    _gallery_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        from recognition.pipeline import engine
+
+        return engine()
+
+    def synced_gallery(self) -> Gallery:
+        """The process's gallery, up to date with the database: one indexed read when nothing changed."""
+        from access.people.gallery import DatabaseFeed
+
+        feed = DatabaseFeed()
+        with RecognitionTask._gallery_lock:
+            if RecognitionTask._gallery is None:
+                RecognitionTask._gallery = open_gallery(
+                    Path(settings.FACEGATE_GALLERY_DIR) / GALLERY_FILE_NAME, feed
+                )
+        RecognitionTask._gallery.sync(feed)
+        return RecognitionTask._gallery
+
+
+def open_gallery(path: Path, feed: DatabaseFeed) -> Gallery:
+    """The gallery saved at `path` caught up with `feed`, or built from `feed` when none is saved there."""
+    from recognition.gallery import Gallery
+
+    gallery, recent = Gallery(), False
+    if path.is_file():
+        try:
+            gallery = Gallery.load(path)
+            recent = time.time() - path.stat().st_mtime < RESAVE_AFTER_S
+        except (OSError, ValueError) as error:
+            logger.warning("Building the gallery from the database: %s", error)
+    if gallery.sync(feed) and not recent:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gallery.save(path)
+    return gallery
+
+
+def analyse_sample(engine: Engine, gallery: Gallery, pixels: np.ndarray, person_id: int) -> SampleAnalysis:
+    """An enrollment photo's face code and quality figures, or why it cannot be enrolled for `person_id`."""
+    from access.people.services import SampleAnalysis
+
+    enrollment = engine.analyse_enrollment(pixels, gallery, person_id)
+    figures = enrollment.verdict.figures
+    if not enrollment.verdict.accepted:
+        return SampleAnalysis(quality=figures, rejection_reason=enrollment.verdict.rejection_reason)
+    return SampleAnalysis(code=enrollment.code, model_version=engine.model_version, quality=figures)
+
+
+def identify(
+    image: np.ndarray, engine: Engine, gallery: Gallery, threshold: float, min_face_size: int | None = None
+) -> list[tuple[Face, Identification]]:
+    """Every face of an RGB image, with the enrolled persons it matches within `threshold`; sync first."""
+    faces = engine.analyse(image, min_face_size)
+    if not faces:
+        return []
+    identifications = gallery.identify(np.stack([face.code for face in faces]), threshold)
+    return list(zip(faces, identifications, strict=True))
 
 
 @shared_task(bind=True)
@@ -20,6 +112,8 @@ def ping(self) -> dict[str, str | int]:
 
 
 @shared_task(
+    base=RecognitionTask,
+    bind=True,
     acks_late=True,
     autoretry_for=TRANSIENT_DB_ERRORS,
     retry_backoff=2,
@@ -29,12 +123,43 @@ def ping(self) -> dict[str, str | int]:
     soft_time_limit=120,
     time_limit=150,
 )
-def enroll_sample(sample_id: int) -> str | None:
+def enroll_sample(self: RecognitionTask, sample_id: int) -> str | None:
     """Compute and store the face code of one FaceSample; running it twice leaves the same result.
 
     Answers the sample's state afterwards, or None when the sample no longer exists.
     """
     from access.people.services import enroll_sample as enroll
 
-    sample = enroll(sample_id)
+    def analyse(pixels: np.ndarray, person_id: int) -> SampleAnalysis:
+        return analyse_sample(self.engine, self.synced_gallery(), pixels, person_id)
+
+    sample = enroll(sample_id, analyse)
     return None if sample is None else sample.state
+
+
+@shared_task(base=RecognitionTask, bind=True, soft_time_limit=30, time_limit=40)
+def identify_image(self: RecognitionTask, image_base64: str) -> list[dict]:
+    """Who is in a photo: each face's box and the enrolled persons within the match threshold, best first."""
+    from access.core.images import rgb_pixels
+
+    pixels = rgb_pixels(base64.b64decode(image_base64, validate=True))
+    engine = self.engine
+    found = identify(pixels, engine, self.synced_gallery(), engine.config.match_threshold)
+    return [
+        {
+            "box": [float(edge) for edge in face.box],
+            "matches": [
+                {"person_id": match.person_id, "sample_id": match.sample_id, "distance": match.distance}
+                for match in identification.matches
+            ],
+        }
+        for face, identification in found
+    ]
+
+
+@shared_task
+def prune_gallery_changes() -> int:
+    """Celery beat, hourly: forget gallery changes past FACEGATE_GALLERY_HISTORY_DAYS."""
+    from access.people.gallery import prune_changes
+
+    return prune_changes()

@@ -136,9 +136,6 @@ def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactor
     broker = urlsplit(app.conf.broker_url)
     if broker.scheme == "redis":
         require_server("Redis", broker.hostname or "localhost", broker.port or 6379, ["redis-server"])
-    with app.connection_for_write() as connection:  # what a killed run left queued would reach this worker
-        for queue in WORKER_QUEUES.split(","):
-            connection.default_channel.queue_purge(queue)
 
     name = f"pytest-{os.getpid()}@{socket.gethostname()}"
     command = [sys.executable, "-m", "celery", "-A", "access", "worker", "-Q", WORKER_QUEUES,

@@ -23,7 +23,7 @@ POST_PING = "import json; from recognition.tasks import ping; print(json.dumps(p
 # The health view as a request from outside would see it, run in a fresh process with the given settings.
 PROBE_HEALTH = (
     "import json; from django.test import Client;"
-    " response = Client(HTTP_HOST='localhost').get('/api/health/');"
+    " response = Client(HTTP_HOST='localhost', **{headers!r}).get('/api/health/');"
     " print(json.dumps([response.status_code, response.json()]))"
 )
 
@@ -100,14 +100,16 @@ def test_run_command_serves_web_and_worker(embedded_env, tmp_path):
         stop_process_group(run)
 
     assert (tmp_path / "data" / "facegate.sqlite3").exists()
-    status, body = _manage_shell(embedded_env, PROBE_HEALTH)
+    status, body = _manage_shell(embedded_env, PROBE_HEALTH.format(headers={}))
     assert (status, body["checks"]) == (503, {"database": "ok", "broker": "ok", "workers": "fail"})
 
 
 def test_health_reports_a_database_that_does_not_answer(embedded_env):
     nothing_listens = {**embedded_env, "DATABASE_URL": "postgres://facegate:x@127.0.0.1:9/facegate"}
+    # Credentials would need the database to check: they must not turn the 503 into a 500.
+    with_a_token = PROBE_HEALTH.format(headers={"HTTP_AUTHORIZATION": "Token 0123456789abcdef"})
 
-    status, body = _manage_shell(nothing_listens, PROBE_HEALTH)
+    status, body = _manage_shell(nothing_listens, with_a_token)
 
     assert (status, body) == (503, {"status": "unavailable",
                                     "checks": {"database": "fail", "broker": "ok", "workers": "fail"}})

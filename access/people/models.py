@@ -156,3 +156,55 @@ class FaceSample(models.Model):
         if code.shape != (FACE_CODE_SIZE,) or not np.isfinite(code).all():
             raise ValueError(f"a face code is {FACE_CODE_SIZE} finite float32 values, got shape {code.shape}")
         self.face_code_data = code.tobytes()
+
+
+class GalleryHead(models.Model):
+    """The version of what the workers' galleries should hold: one row, bumped by every change.
+
+    Writers bump it under the row lock and keep the lock until they commit, so versions become visible in
+    commit order: a reader that sees version N sees every change up to N. An autoincrement id would not do
+    that on PostgreSQL, where transactions commit out of id order.
+
+    The row starts at the microsecond it is made, with nothing known before it, so the versions of two
+    databases (a flushed one and its successor, a test database and the real one) never coincide: a gallery
+    built from the other one is rebuilt, not patched.
+    """
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    version = models.BigIntegerField()
+    pruned_through = models.BigIntegerField(help_text="Changes up to this version are forgotten.")
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="galleryhead_singleton")]
+
+    def __str__(self) -> str:
+        return f"Gallery version {self.version}"
+
+
+class GalleryChange(models.Model):
+    """A sample whose place in the gallery changed at `version`.
+
+    No foreign keys, so the record of a removal outlives the sample and person it names; no face code, which
+    stays encrypted on the FaceSample row.
+    """
+
+    class Op(models.TextChoices):
+        ADD = "add", "Add"
+        REMOVE = "remove", "Remove"
+
+    version = models.BigIntegerField(db_index=True)
+    sample_id = models.BigIntegerField()
+    person_id = models.BigIntegerField()
+    op = models.CharField(max_length=8, choices=Op)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["version"]
+        constraints = [
+            models.CheckConstraint(condition=Q(op__in=["add", "remove"]), name="gallerychange_op_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.op} sample {self.sample_id} at version {self.version}"

@@ -26,7 +26,8 @@ class SampleAnalysis:
     rejection_reason: str = ""
 
 
-Analyse = Callable[[np.ndarray], SampleAnalysis]
+# pixels (H, W, 3 uint8 RGB) and the id of the person being enrolled -> the verdict
+Analyse = Callable[[np.ndarray, int], SampleAnalysis]
 
 
 def add_sample(
@@ -51,23 +52,33 @@ def add_sample(
 def enroll_sample(sample_id: int, analyse: Analyse | None = None) -> FaceSample | None:
     """Turn a pending sample into an enrolled or rejected one; a sample already decided is left alone.
 
-    Without an `analyse` function (no recognition engine installed yet) the sample stays pending.
+    The slow analysis runs before the row is locked; the sample is then locked and written only if it is still
+    pending, so a retried or duplicated task leaves the same result. Answers None when the sample no longer
+    exists. Without an `analyse` function (no recognition engine installed) the sample stays pending.
     """
-    with transaction.atomic():
-        sample = FaceSample.objects.select_for_update().select_related("person").filter(pk=sample_id).first()
-        if sample is None:
-            logger.info(
-                "Sample %s no longer exists (deleted, or consent withdrawn); nothing to enroll.", sample_id
-            )
-            return None
-        if sample.state != FaceSample.State.PENDING:
-            return sample
-        if analyse is None:
-            logger.warning("No recognition engine is installed; sample %s stays pending.", sample_id)
-            return sample
+    sample = FaceSample.objects.filter(pk=sample_id).first()
+    if sample is None:
+        return _gone(sample_id)
+    if sample.state != FaceSample.State.PENDING:
+        return sample
+    if analyse is None:
+        logger.warning("No recognition engine is installed; sample %s stays pending.", sample_id)
+        return sample
+    try:
         with sample.image.open() as stored:
             pixels = rgb_pixels(stored.read())
-        analysis = analyse(pixels)
+    except FileNotFoundError:
+        if FaceSample.objects.filter(pk=sample_id).exists():
+            raise
+        return _gone(sample_id)  # deleted while we read: its file went when the deletion committed
+    analysis = analyse(pixels, sample.person_id)
+
+    with transaction.atomic():
+        sample = FaceSample.objects.select_for_update().filter(pk=sample_id).first()
+        if sample is None:
+            return _gone(sample_id)
+        if sample.state != FaceSample.State.PENDING:
+            return sample  # a duplicate of this task decided it while we analysed
         if analysis.rejection_reason:
             sample.state = FaceSample.State.REJECTED
             sample.rejection_reason = analysis.rejection_reason
@@ -77,8 +88,12 @@ def enroll_sample(sample_id: int, analyse: Analyse | None = None) -> FaceSample 
             sample.state = FaceSample.State.ENROLLED
             sample.enrolled_at = timezone.now()
         sample.quality = analysis.quality
-        sample.save()
+        sample.save()  # an enrolled sample reaches the gallery's change log in this transaction
     return sample
+
+
+def _gone(sample_id: int) -> None:
+    logger.info("Sample %s no longer exists (deleted, or consent withdrawn); nothing to enroll.", sample_id)
 
 
 @transaction.atomic

@@ -111,7 +111,7 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(DATA_DIR / "media"))
 # Celery: the embedded default is kombu's file-system transport, so a real, separate worker
 # process runs without any server. Production points these at Redis.
 _BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("queue", "processed", "control"):
         (_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
@@ -136,6 +136,9 @@ CELERY_TASK_ROUTES = {
     "recognition.tasks.enroll_sample": {"queue": "enrollment"},
     "recognition.tasks.process_frame": {"queue": "frames"},
 }
+CELERY_BEAT_SCHEDULE = {
+    "prune-gallery-changes": {"task": "recognition.tasks.prune_gallery_changes", "schedule": 3600.0},
+}
 
 MQTT_URL = env.str("MQTT_URL", default="")
 
@@ -145,6 +148,10 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEY", default=[]) or [
     _persisted_secret(DATA_DIR / "field_encryption_key", lambda: Fernet.generate_key().decode())
 ]
 FACEGATE_MATCH_THRESHOLD = env.float("FACEGATE_MATCH_THRESHOLD", default=0.6)
+# Each worker process saves its gallery here, so that a restart loads it rather than decrypting every code.
+FACEGATE_GALLERY_DIR = Path(env.str("FACEGATE_GALLERY_DIR", default=str(DATA_DIR / "gallery")))
+# Gallery changes are kept this long; a worker offline for longer rebuilds its gallery from the database.
+FACEGATE_GALLERY_HISTORY_DAYS = env.int("FACEGATE_GALLERY_HISTORY_DAYS", default=7)
 FACEGATE_MAX_UPLOAD_BYTES = env.int("FACEGATE_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 FACEGATE_MAX_UPLOAD_PIXELS = env.int("FACEGATE_MAX_UPLOAD_PIXELS", default=40_000_000)
 

@@ -35,8 +35,8 @@ __all__ = [
     "TiledPyramid",
     "convert_dat",
     "decode_detections",
-    "first_level_for",
-    "search_from_level",
+    "levels_for",
+    "search_levels",
     "tiled_pyramid",
 ]
 
@@ -44,6 +44,7 @@ _PYRAMID_N = 6  # pyramid_down<6>
 _PYRAMID_RATE = (_PYRAMID_N - 1.0) / _PYRAMID_N
 _PYRAMID_UP = _PYRAMID_N / (_PYRAMID_N - 1.0)
 _MIN_LEVEL_HEIGHT = 5  # dlib ends the pyramid before a level this short
+_NO_LAST_LEVEL = 10**6
 # (filters, kernel, stride) from the input side: the downsampler, three rcon5 blocks, then the score layer
 _CONVS = ((16, 5, 2), (32, 5, 2), (32, 5, 2), (45, 5, 1), (45, 5, 1), (45, 5, 1), (1, 9, 1))
 
@@ -165,18 +166,18 @@ def _folded_conv(con: Layer, affine: Layer | None, conv: nn.Conv2d) -> tuple[np.
 
 @dataclass(frozen=True)
 class TiledPyramid:
-    """dlib's tiled pyramid image: where every level sits, and which of them are searched.
+    """dlib's tiled pyramid image: where every level sits, which levels are searched, which rows are built.
 
-    With first_level > 0 only the rows from `top` down are built and run: the levels searched, and above them
-    as much as the network sees from their output cells, so that those cells score exactly as in the whole
-    image. `top` is a multiple of the network stride, which keeps the cells on the same pixels.
+    When only some levels are searched, only the rows around them that their output cells see are built and
+    run, so that those cells score exactly as in dlib's whole image. The first row built is a multiple of
+    the network stride, which keeps the cells on the same pixels.
     """
 
     rects: tuple[tuple[int, int, int, int], ...]  # dlib rectangles: left, top, right, bottom, inclusive
     height: int
     width: int
-    first_level: int = 0
-    top: int = 0
+    levels: tuple[int, int]  # first and last level searched
+    rows: tuple[int, int]  # first row built, and the row after the last
 
 
 def pyramid_level_sizes(height: int, width: int) -> list[tuple[int, int]]:
@@ -190,7 +191,7 @@ def pyramid_level_sizes(height: int, width: int) -> list[tuple[int, int]]:
 
 
 def tiled_pyramid(height: int, width: int, padding: int, outer_padding: int) -> TiledPyramid:
-    """dlib's compute_tiled_image_pyramid_details.
+    """dlib's compute_tiled_image_pyramid_details, every level searched.
 
     Levels run down the left column until the rest fit beside them; those then climb the right-hand side
     from the bottom, and the ones that would overlap the image itself are left out.
@@ -220,21 +221,42 @@ def tiled_pyramid(height: int, width: int, padding: int, outer_padding: int) -> 
             break
         rects.append((left, top, outer_padding + width - 1, y - 1))
         y -= h + padding
-    return TiledPyramid(tuple(rects), column_height + 2 * outer_padding, width + 2 * outer_padding)
+    tiled_height = column_height + 2 * outer_padding
+    return TiledPyramid(
+        tuple(rects), tiled_height, width + 2 * outer_padding, (0, len(rects) - 1), (0, tiled_height)
+    )
+
+
+def search_levels(layout: TiledPyramid, first: int, last: int, decoding: Decoding) -> TiledPyramid:
+    """`layout` searching levels first..last only: the rows that none of their output cells sees are cut.
+
+    Searched cells start half a window outside their level: a window centred further out shows less than
+    half of it.
+    """
+    last = min(last, len(layout.rects) - 1)
+    first = min(first, last)
+    if (first, last) == layout.levels:
+        return layout
+    searched = layout.rects[first : last + 1]
+    margin = int(decoding.window[1]) // 2 + decoding.context
+    top = max(min(rect[1] for rect in searched) - margin, 0) // decoding.stride * decoding.stride
+    bottom = min(max(rect[3] for rect in searched) + 1 + margin, layout.height)
+    return replace(layout, levels=(first, last), rows=(top, bottom))
 
 
 def build_tiled_pyramid(images: torch.Tensor, layout: TiledPyramid) -> torch.Tensor:
-    """Rows layout.top.. of the tiled pyramid of the normalised images (B, 3, H, W), channels-last."""
+    """The rows `layout.rows` of the tiled pyramid of the normalised images (B, 3, H, W), channels-last."""
     batch, channels = images.shape[:2]
-    tiled = images.new_zeros(batch, layout.height - layout.top, layout.width, channels).permute(0, 3, 1, 2)
+    first_row, end_row = layout.rows
+    tiled = images.new_zeros(batch, end_row - first_row, layout.width, channels).permute(0, 3, 1, 2)
     level = images
     for index, (left, top, right, bottom) in enumerate(layout.rects):
         if index:
             level = _resize(level, (bottom - top + 1, right - left + 1))
-        cut = max(layout.top - top, 0)
-        if cut <= bottom - top:
-            tiled[:, :, top + cut - layout.top : bottom + 1 - layout.top, left : right + 1] = level[
-                :, :, cut:
+        start, end = max(top, first_row), min(bottom + 1, end_row)
+        if start < end:
+            tiled[:, :, start - first_row : end - first_row, left : right + 1] = level[
+                :, :, start - top : end - top
             ]
     return tiled
 
@@ -247,29 +269,18 @@ def _resize(level: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------------ decoding
 
 
-def first_level_for(min_face_size: float | None) -> int:
-    """The first pyramid level that can give a box min_face_size wide or wider.
+def levels_for(min_face_size: float | None, max_face_size: float | None) -> tuple[int, int]:
+    """The first and last pyramid levels that can give a box between min_face_size and max_face_size wide.
 
     The 80 px window is 79 pixel steps wide; at level L that is 79 * 1.2**L steps, so boxes there are that
     plus one pixel, give or take one from rounding both edges.
     """
-    if not min_face_size or min_face_size - 2 <= 79:
-        return 0
-    return math.floor(math.log((min_face_size - 2) / 79) / math.log(_PYRAMID_UP)) + 1
-
-
-def search_from_level(layout: TiledPyramid, first_level: int, decoding: Decoding) -> TiledPyramid:
-    """The layout searching levels first_level.. only: the rows above them that no searched cell sees are cut.
-
-    Kept cells start half a window above the highest level searched: a window centred further out shows less
-    than half of its level.
-    """
-    first_level = min(first_level, len(layout.rects) - 1)
-    if first_level == 0:
-        return layout
-    highest = min(top for _, top, _, _ in layout.rects[first_level:])
-    top = (highest - int(decoding.window[1]) // 2 - decoding.context) // decoding.stride * decoding.stride
-    return replace(layout, first_level=first_level, top=max(top, 0))
+    first, last = 0, _NO_LAST_LEVEL
+    if min_face_size and min_face_size - 2 > 79:
+        first = math.floor(math.log((min_face_size - 2) / 79) / math.log(_PYRAMID_UP)) + 1
+    if max_face_size:
+        last = math.floor(math.log(max(max_face_size, 79) / 79) / math.log(_PYRAMID_UP))
+    return first, last
 
 
 def _round_half_away(values: np.ndarray) -> np.ndarray:
@@ -296,15 +307,20 @@ def decode_detections(
 ) -> list[tuple[np.ndarray, float]]:
     """dlib's loss_mmod_::to_label for one (h, w) score map: (dlib rectangle in the image, score) pairs."""
     rows, cols = np.nonzero(scores > decoding.threshold)
+    if not len(rows):
+        return []
+    first_row, end_row = layout.rows
     x = cols * float(decoding.stride) + decoding.offset
-    y = rows * float(decoding.stride) + decoding.offset + layout.top
+    y = rows * float(decoding.stride) + decoding.offset + first_row
     rects = np.asarray(layout.rects, dtype=np.float64)
     dx = np.maximum(np.maximum(rects[:, 0] - x[:, None], x[:, None] - rects[:, 2]), 0)
     dy = np.maximum(np.maximum(rects[:, 1] - y[:, None], y[:, None] - rects[:, 3]), 0)
     levels = np.argmin(np.hypot(dx, dy), axis=1)  # dlib's nearest_rect: the first of equals wins
-    searched = levels >= layout.first_level
-    if layout.top:
-        searched &= y >= layout.top + decoding.context  # the cells that saw only rows that were built
+    searched = (levels >= layout.levels[0]) & (levels <= layout.levels[1])
+    if first_row > 0:  # rows were cut: keep the cells that saw only rows that were built
+        searched &= y - decoding.context >= first_row
+    if end_row < layout.height:
+        searched &= y + decoding.context < end_row
     if not searched.any():
         return []
     x, y, levels, confidence = x[searched], y[searched], levels[searched], scores[rows, cols][searched]
@@ -344,18 +360,30 @@ class FaceDetector:
         self.device = torch.device(device)
         self.net = self.net.to(self.device, memory_format=torch.channels_last)
 
-    def detect(self, img_rgb: np.ndarray, min_face_size: int | None = None, upsample: int = 0) -> list[Face]:
+    def detect(
+        self,
+        img_rgb: np.ndarray,
+        min_face_size: int | None = None,
+        upsample: int = 0,
+        max_face_size: int | None = None,
+    ) -> list[Face]:
         """Faces in one (H, W, 3) uint8 RGB image; see `detect_batch`."""
-        return self.detect_batch([img_rgb], min_face_size, upsample)[0]
+        return self.detect_batch([img_rgb], min_face_size, upsample, max_face_size)[0]
 
     def detect_batch(
-        self, images: Sequence[np.ndarray], min_face_size: int | None = None, upsample: int = 0
+        self,
+        images: Sequence[np.ndarray],
+        min_face_size: int | None = None,
+        upsample: int = 0,
+        max_face_size: int | None = None,
     ) -> list[list[Face]]:
         """Faces in each (H, W, 3) uint8 RGB image, best first; images of one size run as one batch.
 
-        min_face_size skips the pyramid levels that can only give smaller boxes: every face dlib finds at
-        least that wide is still found, faces a little smaller may come out on a larger box or not at all.
-        upsample doubles the image that many times first (dlib's upsample_num_times), for faces under 80 px.
+        min_face_size and max_face_size (box widths in image pixels) skip the pyramid levels that can only
+        give boxes outside them, and the work of the large levels with them. Every face dlib finds within
+        the bounds is still found, with dlib's box and score; a face just outside them may come out too, or
+        on a box that dlib's larger or smaller one suppressed. upsample doubles the image that many times
+        first (dlib's upsample_num_times), for faces under 80 px.
         """
         for image in images:
             if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3):
@@ -364,28 +392,30 @@ class FaceDetector:
                 raise ValueError(f"images must be RGB (H, W, 3), got shape {image.shape}")
         if upsample < 0:
             raise ValueError(f"upsample must be 0 or more, got {upsample}")
+        if min_face_size and max_face_size and min_face_size > max_face_size:
+            raise ValueError(f"min_face_size {min_face_size} is above max_face_size {max_face_size}")
+        scale = 2**upsample
+        levels = levels_for(min_face_size and min_face_size * scale, max_face_size and max_face_size * scale)
         groups: dict[tuple[int, int], list[int]] = {}
         for index, image in enumerate(images):
             groups.setdefault(image.shape[:2], []).append(index)
         results: list[list[Face]] = [[] for _ in images]
-        first_level = first_level_for(min_face_size * 2**upsample if min_face_size else None)
         for indices in groups.values():
-            detections_per_image = self._detect_same_size(images, indices, first_level, upsample)
+            detections_per_image = self._detect_same_size([images[i] for i in indices], levels, upsample)
             for index, detections in zip(indices, detections_per_image, strict=True):
                 results[index] = [_face(box, score, upsample) for box, score in detections]
         return results
 
     @torch.inference_mode()
     def _detect_same_size(
-        self, images: Sequence[np.ndarray], indices: list[int], first_level: int, upsample: int
+        self, images: list[np.ndarray], levels: tuple[int, int], upsample: int
     ) -> list[list[tuple[np.ndarray, float]]]:
         # uint8 crosses to the device; the pyramid is built channels-last, the layout the convs run fastest in
-        pixels = torch.from_numpy(np.stack([images[i] for i in indices])).to(self.device).float()
-        pixels = pixels.permute(0, 3, 1, 2)
+        pixels = torch.from_numpy(np.stack(images)).to(self.device).float().permute(0, 3, 1, 2)
         for _ in range(upsample):
             pixels = _resize(pixels, _pyramid_up_size(*pixels.shape[-2:])).floor()
         layout = tiled_pyramid(*pixels.shape[-2:], self._padding, self._outer_padding)
-        layout = search_from_level(layout, first_level, self.decoding)
+        layout = search_levels(layout, *levels, self.decoding)
         normalised = (pixels - self.net.mean_rgb.view(1, 3, 1, 1)) / 256.0
         scores = self.net(build_tiled_pyramid(normalised, layout))[:, 0].float().cpu().numpy()
         return [decode_detections(score_map, layout, self.decoding) for score_map in scores]

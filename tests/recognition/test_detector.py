@@ -16,9 +16,9 @@ from recognition.models.detector import (
     TiledPyramid,
     convert_dat,
     decode_detections,
-    first_level_for,
+    levels_for,
     pyramid_level_sizes,
-    search_from_level,
+    search_levels,
     tiled_pyramid,
 )
 from recognition.models.weights import dat_path
@@ -65,18 +65,26 @@ def test_tiled_levels_keep_their_sizes_and_do_not_touch(shape):
             assert max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3]) > 1  # apart, with a zero pixel
 
 
-@pytest.mark.parametrize("first_level", [1, 2, 5])
-def test_a_bounded_search_keeps_what_the_searched_levels_see(first_level):
+@pytest.mark.parametrize("levels", [(1, 99), (2, 9), (0, 3), (5, 5)])
+def test_a_bounded_search_builds_what_the_searched_levels_see(levels):
     layout = tiled_pyramid(480, 640, padding=10, outer_padding=11)
-    bounded = search_from_level(layout, first_level, DECODING)
-    highest = min(rect[1] for rect in layout.rects[first_level:])
-    assert bounded.rects == layout.rects and bounded.first_level == first_level
-    assert bounded.top % 8 == 0 and 0 < bounded.top <= highest - 40 - 94
-    assert search_from_level(layout, 0, DECODING) == layout
+    bounded = search_levels(layout, *levels, DECODING)
+    first, last = bounded.levels
+    searched = layout.rects[first : last + 1]
+    margin = 40 + 94  # half a window, and what an output cell sees around its centre
+    assert bounded.rects == layout.rects and (first, last) == (
+        levels[0],
+        min(levels[1], len(layout.rects) - 1),
+    )
+    assert bounded.rows[0] % 8 == 0 and bounded.rows[0] <= max(min(rect[1] for rect in searched) - margin, 0)
+    assert bounded.rows[1] == layout.height or bounded.rows[1] > max(rect[3] for rect in searched) + margin
+    assert bounded.rows[1] - bounded.rows[0] < layout.height
+    assert search_levels(layout, 0, 99, DECODING) == layout
 
 
 def test_decoding_maps_cells_through_their_level_and_suppresses_overlaps():
-    layout = TiledPyramid(rects=((11, 11, 650, 490), (11, 501, 543, 900)), height=912, width=662)
+    rects = ((11, 11, 650, 490), (11, 501, 543, 900))
+    layout = TiledPyramid(rects, height=912, width=662, levels=(0, 1), rows=(0, 912))
     scores = np.full((110, 80), -1.0, dtype=np.float32)
     scores[10, 10] = 0.9  # level 0: centre (94, 94) in the tiled image, (83, 83) in the image
     scores[10, 11] = 0.5  # next cell, 8 px right: overlaps the first, suppressed
@@ -96,13 +104,16 @@ def test_nothing_above_the_threshold_decodes_to_no_faces():
     assert decode_detections(np.full((220, 80), -0.5, np.float32), layout, DECODING) == []
 
 
-@pytest.mark.parametrize("min_face_size", [None, 60, 80, 96, 100, 120, 200, 400])
-def test_first_level_is_the_last_that_can_give_a_box_that_wide(min_face_size):
-    level = first_level_for(min_face_size)
-    widest_box = 79 * 1.2**level + 2
-    assert widest_box >= (min_face_size or 0)
-    if level:
-        assert 79 * 1.2 ** (level - 1) + 2 < min_face_size
+@pytest.mark.parametrize("size", [60, 80, 96, 100, 120, 200, 400])
+def test_levels_are_those_that_can_give_a_box_that_wide(size):
+    def box_widths(level: int) -> tuple[float, float]:  # the narrowest and widest boxes a level gives
+        return 79 * 1.2**level, 79 * 1.2**level + 2
+
+    first, _ = levels_for(size, None)
+    assert box_widths(first)[1] >= size and (first == 0 or box_widths(first - 1)[1] < size)
+    _, last = levels_for(None, size)
+    assert box_widths(last)[0] <= max(size, 80) < box_widths(last + 1)[0]
+    assert levels_for(None, None)[0] == 0 and levels_for(None, None)[1] > 30
 
 
 def test_conversion_fills_every_parameter_and_setting():
@@ -121,7 +132,7 @@ def test_finds_the_one_face_of_a_portrait(detector):
     assert face.box[0] >= -40 and face.box[1] >= -40
 
 
-def test_min_face_size_drops_small_faces_and_keeps_large_ones(detector):
+def test_face_size_bounds_keep_dlibs_faces_within_them(detector):
     image = photo("scenes/group_deepface_selfie-many-people.jpg")
     every = detector.detect(image)
     large = detector.detect(image, min_face_size=110)
@@ -129,7 +140,10 @@ def test_min_face_size_drops_small_faces_and_keeps_large_ones(detector):
     assert all(face.width >= 108 for face in large)
     for face in every:
         if face.width >= 110:
-            assert any(np.allclose(face.box, other.box, atol=4) for other in large)
+            assert any(face.box == other.box and face.score == pytest.approx(other.score) for other in large)
+    small = detector.detect(image, max_face_size=100)
+    assert all(face.width <= 102 for face in small)
+    assert {face.box for face in every if face.width <= 100} <= {face.box for face in small}
 
 
 def test_batch_matches_single_images_of_mixed_sizes(detector):

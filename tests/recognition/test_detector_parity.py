@@ -3,7 +3,8 @@
 Every face dlib finds must be found with IoU >= 0.9 and a score within 0.05, and no other face may be found:
 on LFW portraits, the larger photos of the three extra people, group photos, photos without a face, video
 and webcam frames; at upsample 0, and at upsample 1 on small portraits. With the pyramid bounded by a
-minimum face size, every dlib face at least that wide must still be found.
+minimum and maximum face size, every dlib face within the bounds must still be found (with dlib's box and
+score: the cells searched see exactly what they see in dlib's whole pyramid).
 """
 
 import os
@@ -41,7 +42,7 @@ VIDEO_FRAMES = (  # talking heads, a stage performance, a 640x480 webcam
     ("liveness/videos/live_real2.webm", 80),
 )
 UPSAMPLED = 3  # the first LFW photos, also compared at upsample 1
-MIN_FACE_SIZES = (100, 140)
+BOUNDS = ((100, None), (140, 480), (None, 100))  # (min_face_size, max_face_size)
 
 pytestmark = pytest.mark.skipif(not FACEDATA.is_dir(), reason=f"real face data is absent: no {FACEDATA}")
 
@@ -143,14 +144,20 @@ def test_photos_without_a_face_give_none(images, detector, dlib_faces):
         assert detector.detect(images[name]) == [], name
 
 
-@pytest.mark.parametrize("min_face_size", MIN_FACE_SIZES)
-def test_bounded_pyramid_finds_every_dlib_face_that_large(images, detector, dlib_faces, min_face_size):
+@pytest.mark.parametrize(("min_face_size", "max_face_size"), BOUNDS)
+def test_bounded_pyramid_finds_every_dlib_face_within_the_bounds(
+    images, detector, dlib_faces, min_face_size, max_face_size
+):
     problems, compared = [], 0
     for name, image in images.items():
-        expected = [(box, score) for box, score in dlib_faces[name, 0] if box[2] - box[0] >= min_face_size]
-        found = detector.detect(image, min_face_size=min_face_size)
-        missed, _, _ = mismatches(expected, found, f"{name} min_face_size {min_face_size}")
+        expected = [
+            (box, score)
+            for box, score in dlib_faces[name, 0]
+            if (min_face_size or 0) <= box[2] - box[0] <= (max_face_size or np.inf)
+        ]
+        found = detector.detect(image, min_face_size=min_face_size, max_face_size=max_face_size)
+        missed, _, _ = mismatches(expected, found, f"{name} bounds {min_face_size}..{max_face_size}")
         problems += [problem for problem in missed if "extra face" not in problem]
         compared += len(expected)
     assert not problems, "\n".join(problems)
-    assert compared >= 5, f"too few dlib faces of {min_face_size} px or more to test the bound"
+    assert compared >= 5, f"too few dlib faces within {min_face_size}..{max_face_size} px to test the bounds"

@@ -22,25 +22,27 @@ def pending_sample(person, photo_bytes) -> FaceSample:
 def test_enrollment_stores_the_code_the_engine_computed(pending_sample, photo_bytes):
     seen = []
 
-    def analyse(pixels: np.ndarray) -> SampleAnalysis:
-        seen.append(pixels)
+    def analyse(pixels: np.ndarray, person_id: int) -> SampleAnalysis:
+        seen.append((pixels, person_id))
         code = pixels.reshape(-1, 3)[:128, 0].astype(np.float32) / 255
         return SampleAnalysis(code=code, model_version="dlib-resnet-v1", quality={"sharpness": 0.8})
 
     sample = services.enroll_sample(pending_sample.pk, analyse)
 
-    assert seen[0].shape == (250, 250, 3)
+    pixels, person_id = seen[0]
+    assert pixels.shape == (250, 250, 3)
+    assert person_id == pending_sample.person_id
     stored = FaceSample.objects.get(pk=pending_sample.pk)
     assert stored.state == FaceSample.State.ENROLLED
     assert stored.model_version == "dlib-resnet-v1"
     assert stored.quality == {"sharpness": 0.8}
     assert stored.enrolled_at is not None
-    np.testing.assert_allclose(stored.face_code, seen[0].reshape(-1, 3)[:128, 0] / 255, rtol=1e-6)
+    np.testing.assert_allclose(stored.face_code, pixels.reshape(-1, 3)[:128, 0] / 255, rtol=1e-6)
     assert sample.pk == stored.pk
 
 
 def test_enrollment_records_a_rejection(pending_sample):
-    services.enroll_sample(pending_sample.pk, lambda pixels: SampleAnalysis(rejection_reason="no face found"))
+    services.enroll_sample(pending_sample.pk, lambda *_: SampleAnalysis(rejection_reason="no face found"))
 
     stored = FaceSample.objects.get(pk=pending_sample.pk)
     assert (stored.state, stored.rejection_reason, stored.face_code) == ("rejected", "no face found", None)
@@ -49,7 +51,7 @@ def test_enrollment_records_a_rejection(pending_sample):
 def test_enrollment_runs_once(pending_sample):
     calls = []
 
-    def analyse(pixels):
+    def analyse(pixels, person_id):
         calls.append(1)
         return SampleAnalysis(rejection_reason="too blurred")
 
@@ -57,6 +59,27 @@ def test_enrollment_runs_once(pending_sample):
     services.enroll_sample(pending_sample.pk, analyse)
 
     assert len(calls) == 1
+
+
+def test_a_duplicate_that_decides_first_wins_and_the_late_one_writes_nothing(pending_sample):
+    def late(pixels, person_id):
+        # While this slow analysis runs, a duplicate of the task enrolls the sample.
+        services.enroll_sample(pending_sample.pk, lambda *_: SampleAnalysis(rejection_reason="too blurred"))
+        return SampleAnalysis(rejection_reason="no face found")
+
+    sample = services.enroll_sample(pending_sample.pk, late)
+
+    stored = FaceSample.objects.get(pk=pending_sample.pk)
+    assert (sample.rejection_reason, stored.rejection_reason) == ("too blurred", "too blurred")
+
+
+def test_a_sample_deleted_during_its_analysis_is_not_written(pending_sample):
+    def analyse(pixels, person_id):
+        FaceSample.objects.filter(pk=pending_sample.pk).delete()
+        return SampleAnalysis(rejection_reason="no face found")
+
+    assert services.enroll_sample(pending_sample.pk, analyse) is None
+    assert not FaceSample.objects.exists()
 
 
 def test_without_an_engine_the_sample_stays_pending(pending_sample, caplog):
