@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "Enrollment", "KeypointModel", "engine", "resolve_device"]
 
 # An enrollment photo with no face at full size is looked at doubled only up to this size: past it, a face
-# under the detector's 80 px is far too small anyway, and the doubled image would cost gigabytes.
+# under the detector's 80 px is a small part of the photo anyway, and the doubled pyramid of a 12 Mpx photo
+# would take over a gigabyte.
 ENROLLMENT_UPSAMPLE_MAX_PIXELS = 2_000_000
 
 
@@ -90,7 +91,8 @@ class Engine:
     ) -> list[list[Face]]:
         """Detected faces (box and score) of each (H, W, 3) uint8 RGB image, best first.
 
-        min_face_size: faces narrower than this many pixels are neither looked for nor returned.
+        min_face_size: no box narrower than this many pixels is returned, and the detector skips the pyramid
+        levels that could only give such boxes (a face a little smaller may come out on a larger box).
         upsample: look at the images doubled this many times, to find faces under the detector's 80 px.
         """
         faces: list[list[Face]] = []

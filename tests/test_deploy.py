@@ -7,16 +7,17 @@ import sys
 import yaml
 from cryptography.fernet import Fernet
 
+from recognition.config import EngineConfig
 from tests.conftest import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
-# Read outside the settings, by the recognition engine's weights cache.
-READ_ELSEWHERE = {"FACEGATE_CACHE_DIR"}
 
 
 def _variables_read_by_the_code() -> set[str]:
+    """What the Django settings read through django-environ, and the engine's own FACEGATE_* settings."""
     settings_code = "\n".join(path.read_text() for path in (REPO_ROOT / "access" / "settings").glob("*.py"))
-    return set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', settings_code)) | READ_ELSEWHERE
+    engine = {line.split("=", 1)[0] for line in EngineConfig.from_env().describe()}
+    return set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', settings_code)) | engine
 
 
 def test_env_example_documents_every_variable_the_settings_read():

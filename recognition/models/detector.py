@@ -10,8 +10,10 @@ Three parts reproduce ``dlib.cnn_face_detection_model_v1``:
   in the tiled image and mapped through its pyramid level into the image; then greedy non-max suppression
   with the file's overlap test on dlib's integer rectangles.
 
-The window is 80 px, so a face of s pixels is found on the pyramid level where it shrinks to about 80 px:
-bounding the pyramid by a minimum face size skips the large levels, which hold most of the work.
+The window is 80 px, so a face s px wide is found on the level where it shrinks to about 80 px. Bounding the
+face sizes searched builds and runs only the rows of the tiled image that the searched levels' output cells
+see, so those cells score exactly as in the whole pyramid. dlib stacks the smallest levels beside the large
+ones, which caps the saving: faces 100 to 480 px wide in a 640x480 frame take 56% of the rows.
 """
 
 import math
