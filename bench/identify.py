@@ -1,28 +1,55 @@
-"""Open-set 1:N identification on the shared real faces: FAR/TAR curve, the calibrated threshold, T-norm.
+"""Open-set 1:N identification on the shared real faces: FAR/TAR curves, calibrated thresholds, cohort scores.
 
     nice -n 10 .venv/bin/python -m bench.identify              # from the repository root
-    nice -n 10 .venv/bin/python -m bench.identify --codes-only # just fill the code cache (about 15 min, 1 core)
+    nice -n 10 .venv/bin/python -m bench.identify --codes-only # only fill the code cache (5,123 photos)
 
-PROTOCOL DRAFT
+Codes come from FaceGate's own torch pipeline (`recognition.pipeline.engine().analyse`); a photo's subject
+is the face nearest its centre (LFW photos are centred on their subject, and some show other people too).
+They are computed once and cached under $FACEGATE_CACHE_DIR/bench, keyed by photo path, face-code model,
+weights files and the source of the modules that compute them (about 15 minutes on one core, niced).
+
+Protocol. Every split is by person, from a hash of the name, never from file order or random state.
+- Gallery: N people of identities/ (303 people, 3-10 photos each), drawn at random (10 draws pooled when N is
+  under 303), enrolled from their first photo by LFW number, or from their first min(3, n - 1) photos.
+- Genuine probes: every other photo of an enrolled person.
+- Stranger probes (never enrolled, the same whatever N): the 500 unknown/ photos, less one that LFW files
+  under a second name of an identities/ person (Sung_Hong_Choi_0001 is identities/Choi_Sung-hong), and the
+  faces_pool/ photos of the two thirds of its people outside the cohort. At N=150 the photos of the
+  identities/ people left out of the gallery are a third set of never-enrolled probes, shown as a check.
+- Cohort: the faces_pool/ photos of the other third of its people; never enrolled, never probed.
+- Per probe, its best-scoring enrolled person decides: FAR = share of stranger probes whose best match is
+  within the threshold; TAR = share of genuine probes whose best match is their own person and within it;
+  misID = share of genuine probes whose best match is someone else and within it; rank-1 = share of genuine
+  probes whose best match is their own person, whatever the score.
+- Calibration: the largest threshold that accepts at most 1% of the stranger probes, at N=300 with up to 3
+  photos each (more photos per person give a stranger more chances). Checked by 5-fold cross-validation by
+  person: each fold's probes are decided with the threshold (and, for a normaliser, the variant) set on the
+  other four folds' probes, so the pooled FAR and TAR are of probes never used to set anything.
 """
 
 import argparse
-import collections
 import csv
 import hashlib
 import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+import faiss
 import numpy as np
 import torch
 from PIL import Image
 
-from recognition.calibration import DEFAULT_THRESHOLD, TNORM_TOP_K, TNorm
+from recognition.calibration import (
+    COHORT_SHARE,
+    COHORT_THRESHOLD,
+    DEFAULT_THRESHOLD,
+    MIN_COHORT_SIZE,
+    CohortNormaliser,
+)
 from recognition.gallery import Gallery, ScoreNormaliser
 from recognition.models.weights import KINDS, cache_dir, dat_path
 from recognition.pipeline import Engine, engine
@@ -32,7 +59,7 @@ FACEDATA = Path(
     os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "facedata")
 )
 REPO = Path(__file__).resolve().parents[1]
-# Sources whose edits change codes: the cache is keyed by their text and by the weights files.
+# Sources whose edits can change a code: the cache is keyed by their text, with the model and weights files.
 CODE_SOURCES = (
     "recognition/pipeline.py",
     "recognition/align.py",
@@ -40,20 +67,28 @@ CODE_SOURCES = (
     "recognition/models/landmarks.py",
     "recognition/models/facecode.py",
 )
-_SAVE_EVERY = 200
-
-STRANGERS = ("unknown", "pool")  # never-enrolled probes whatever the gallery size
-COHORT_SHARE = 34  # percent of faces_pool people set aside as the T-norm cohort
-MAX_PHOTOS = 3
-CURVE = np.round(np.arange(0.30, 0.6501, 0.025), 3)
-FINE = np.round(np.arange(0.30, 0.6501, 0.005), 3)
+MISFILED = ("unknown/Sung_Hong_Choi_0001.jpg",)  # LFW's second name for identities/Choi_Sung-hong
+STRANGERS = ("unknown", "pool")
+COHORT_PERCENT = 34  # of faces_pool people
+FOLDS = 5
+DRAWS = 10
 TARGET_FAR = 0.01
 CALIBRATION_SIZE = 300
+MAX_PHOTOS = 3
 SIZES = (50, 100, 150, 300)
-EXTRAPOLATED_SIZES = (1000, 3000)
+CURVE = np.round(np.arange(0.30, 0.6501, 0.025), 3)
+COHORT_CURVE = np.round(np.arange(0.65, 0.9501, 0.025), 3)
 SIZE_THRESHOLDS = (0.40, 0.45, 0.50, 0.55, 0.60)
-TOP_KS = (10, 25, 50, 100, 200)
-COHORT_SIZES = (100, 300)
+TNORM_SHARES = (0.05, 0.2, 0.4, 1.0)
+RATIO_SHARES = (0.003, 0.01, 0.03)
+COHORT_SIZES = (MIN_COHORT_SIZE, 500)
+BOOTSTRAP = 2000
+SUBSETS = 10
+_BATCH = 16
+_SAVE_EVERY = 16  # batches
+
+
+# ------------------------------------------------------------------------------------------------ codes
 
 
 @dataclass(frozen=True)
@@ -74,6 +109,7 @@ def shared_photos(facedata: Path = FACEDATA) -> list[Photo]:
     photos += [
         Photo(photo, photo.stem.rsplit("_", 1)[0], "unknown")
         for photo in sorted((facedata / "unknown").glob("*.jpg"))
+        if f"unknown/{photo.name}" not in MISFILED
     ]
     with open(facedata / "faces_pool" / "manifest.csv", newline="") as manifest:
         photos += [
@@ -84,7 +120,7 @@ def shared_photos(facedata: Path = FACEDATA) -> list[Photo]:
 
 
 def codes_version() -> str:
-    """Names the code every photo gets: the weights files, their converters' versions, the pipeline's source."""
+    """Names the codes: face-code model, weights files and their converters, the pipeline's source."""
     digest = hashlib.sha256(Engine.model_version.encode())
     for kind, spec in sorted(KINDS.items()):
         digest.update(f"{kind}:{spec.version}:".encode())
@@ -96,19 +132,16 @@ def codes_version() -> str:
 
 
 def central_face(faces: Sequence[Face], height: int, width: int) -> Face | None:
-    """The photo's subject: LFW photos are centred on their subject, and some show other people beside."""
-    return min(
-        faces,
-        key=lambda face: np.hypot((face.box[0] + face.box[2] - width) / 2, (face.box[1] + face.box[3] - height) / 2),
-        default=None,
-    )
+    def off_centre(face: Face) -> float:
+        return math.hypot((face.box[0] + face.box[2] - width) / 2, (face.box[1] + face.box[3] - height) / 2)
+
+    return min(faces, key=off_centre, default=None)
 
 
 def face_codes(photos: Sequence[Photo]) -> np.ndarray:
     """(n, 128) float32 codes of each photo's central face, a NaN row where no face was found.
 
-    Cached under $FACEGATE_CACHE_DIR/bench keyed by `codes_version()` and the photo's path under the face data,
-    saved as it goes, so an interrupted run resumes where it stopped.
+    Saved as it goes, so an interrupted run resumes where it stopped.
     """
     store = cache_dir() / "bench" / f"identify-codes-{codes_version()}.npz"
     known: dict[str, np.ndarray] = {}
@@ -118,16 +151,17 @@ def face_codes(photos: Sequence[Photo]) -> np.ndarray:
     keys = [photo.path.resolve().relative_to(FACEDATA.resolve()).as_posix() for photo in photos]
     missing = [(key, photo) for key, photo in zip(keys, photos, strict=True) if key not in known]
     if missing:
-        analyse = engine().analyse
         started = time.monotonic()
-        for done, (key, photo) in enumerate(missing, 1):
-            image = np.asarray(Image.open(photo.path).convert("RGB"))
-            face = central_face(analyse(image), *image.shape[:2])
-            known[key] = face.code if face is not None else np.full(128, np.nan, np.float32)
-            if done % _SAVE_EVERY == 0 or done == len(missing):
+        for done in range(0, len(missing), _BATCH):
+            chunk = missing[done : done + _BATCH]
+            images = [np.asarray(Image.open(photo.path).convert("RGB")) for _, photo in chunk]
+            for (key, _), image, found in zip(chunk, images, engine().analyse_batch(images), strict=True):
+                face = central_face(found, *image.shape[:2])
+                known[key] = face.code if face is not None else np.full(128, np.nan, np.float32)
+            if (done // _BATCH + 1) % _SAVE_EVERY == 0 or done + _BATCH >= len(missing):
                 _save(store, known)
-                rate = done / (time.monotonic() - started)
-                print(f"codes: {done}/{len(missing)} new, {rate:.1f} photos/s", file=sys.stderr, flush=True)
+                rate = (done + len(chunk)) / (time.monotonic() - started)
+                print(f"codes: {done + len(chunk)}/{len(missing)} new, {rate:.1f} photos/s", file=sys.stderr, flush=True)
     return np.stack([known[key] for key in keys]).astype(np.float32)
 
 
@@ -142,20 +176,20 @@ def _save(store: Path, known: dict[str, np.ndarray]) -> None:
 
 
 def bucket(name: str, salt: str) -> int:
-    """A stable 0..99 draw per person name, so splits never depend on file order or on random state."""
+    """A stable 0..99 draw per person name."""
     return int(hashlib.sha1(f"{salt}:{name}".encode()).hexdigest(), 16) % 100
 
 
 @dataclass
 class FaceSet:
-    """The photos with a face, as arrays: one row per photo."""
+    """The photos with a face, one row each."""
 
     codes: np.ndarray
     person: np.ndarray  # index into `names`
     source: np.ndarray  # "identities", "unknown", "pool"
     rank: np.ndarray  # position among the person's photos with a face, by photo number
-    half: np.ndarray  # 0 or 1: the person's half for calibrate-then-test
-    cohort: np.ndarray  # pool photos set aside as the T-norm cohort
+    fold: np.ndarray  # the person's cross-validation fold
+    cohort: np.ndarray  # faces_pool photos set aside as the cohort
     names: list[str]
 
     @classmethod
@@ -174,8 +208,10 @@ class FaceSet:
             person=person,
             source=np.array([photo.source for photo in photos]),
             rank=rank,
-            half=np.array([bucket(photo.person, "half") % 2 for photo in photos]),
-            cohort=np.array([photo.source == "pool" and bucket(photo.person, "cohort") < COHORT_SHARE for photo in photos]),
+            fold=np.array([bucket(photo.person, "fold") % FOLDS for photo in photos]),
+            cohort=np.array(
+                [photo.source == "pool" and bucket(photo.person, "cohort") < COHORT_PERCENT for photo in photos]
+            ),
             names=[f"{source}/{name}" for source, name in names],
         )
 
@@ -185,31 +221,38 @@ class FaceSet:
 
     @property
     def strangers(self) -> np.ndarray:
-        """Never-enrolled probes that no gallery size uses up: unknown/ and the pool outside the cohort."""
-        return (self.source == "unknown") | ((self.source == "pool") & ~self.cohort)
+        return np.isin(self.source, STRANGERS) & ~self.cohort
+
+    def gallery_rows(self, people: np.ndarray, photos_each: int) -> np.ndarray:
+        """Which photos enrol `people`: each person's first min(photos_each, n - 1), at least one."""
+        counts = np.bincount(self.person, minlength=len(self.names))
+        first = np.maximum(1, np.minimum(photos_each, counts - 1))
+        return np.isin(self.person, people) & (self.rank < first[self.person])
 
 
 @dataclass
 class Outcome:
-    """The best match of every probe, pooled over gallery draws; scores are distances unless normalised."""
+    """The best match of every probe (pooled over gallery draws); scores are distances unless normalised."""
 
     genuine_score: np.ndarray
     genuine_right: np.ndarray  # the best match is the probe's own person
-    genuine_half: np.ndarray
+    genuine_person: np.ndarray
+    genuine_fold: np.ndarray
     impostor_score: np.ndarray
-    impostor_source: np.ndarray  # "unknown", "pool" (strangers) or "identities" (held out of this gallery)
-    impostor_half: np.ndarray
+    impostor_source: np.ndarray  # "unknown" and "pool": strangers; "identities": left out of this gallery
+    impostor_fold: np.ndarray
 
     @classmethod
     def pooled(cls, outcomes: Sequence["Outcome"]) -> "Outcome":
-        return cls(*(np.concatenate([getattr(o, name) for o in outcomes]) for name in cls.__dataclass_fields__))
+        return cls(*(np.concatenate([getattr(o, field.name) for o in outcomes]) for field in fields(cls)))
 
-    def half(self, half: int) -> "Outcome":
-        genuine, impostor = self.genuine_half == half, self.impostor_half == half
+    def where(self, genuine: np.ndarray, impostor: np.ndarray) -> "Outcome":
         return Outcome(
-            self.genuine_score[genuine], self.genuine_right[genuine], self.genuine_half[genuine],
-            self.impostor_score[impostor], self.impostor_source[impostor], self.impostor_half[impostor],
+            *(getattr(self, field.name)[genuine if field.name.startswith("genuine") else impostor] for field in fields(self))
         )
+
+    def folds_other_than(self, fold: int) -> "Outcome":
+        return self.where(self.genuine_fold != fold, self.impostor_fold != fold)
 
     def impostors(self, sources: Sequence[str] = STRANGERS) -> np.ndarray:
         return self.impostor_score[np.isin(self.impostor_source, sources)]
@@ -229,93 +272,147 @@ class Outcome:
         return float(np.mean(self.genuine_right))
 
     def threshold_for(self, far: float) -> float:
-        """The largest threshold at which at most `far` of the stranger probes are accepted."""
+        """The largest threshold that accepts at most `far` of the stranger probes."""
         scores = np.sort(self.impostors())
         allowed = math.floor(far * len(scores) + 1e-9)
         return float(np.nextafter(scores[allowed], -np.inf)) if allowed < len(scores) else math.inf
 
 
-def run(faces: FaceSet, enrolled: np.ndarray, photos_each: int, normaliser: ScoreNormaliser | None = None) -> Outcome:
-    """Enrol `enrolled` people from their first photos and search with every probe; see the protocol above."""
-    counts = np.bincount(faces.person, minlength=len(faces.names))
-    is_enrolled = np.isin(faces.person, enrolled)
-    in_gallery = is_enrolled & (faces.rank < np.maximum(1, np.minimum(photos_each, counts - 1))[faces.person])
-    genuine = is_enrolled & ~in_gallery
-    impostor = faces.strangers | ((faces.source == "identities") & ~is_enrolled)
+def run(faces: FaceSet, people: np.ndarray, photos_each: int, normaliser: ScoreNormaliser | None = None) -> Outcome:
+    """Enrol `people` in a `Gallery` and search it with every genuine and never-enrolled probe."""
+    in_gallery = faces.gallery_rows(people, photos_each)
+    enrolled = np.isin(faces.person, people)
+    genuine = enrolled & ~in_gallery
+    impostor = faces.strangers | ((faces.source == "identities") & ~enrolled)
     gallery = Gallery()
     gallery.add(np.flatnonzero(in_gallery), faces.person[in_gallery], faces.codes[in_gallery])
 
     def best(probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         found = gallery.identify(faces.codes[probes], threshold=math.inf, k=1, normaliser=normaliser)
-        return (
-            np.array([result.matches[0].person_id for result in found]),
-            np.array([result.matches[0].score for result in found]),
-        )
+        return np.array([r.matches[0].person_id for r in found]), np.array([r.matches[0].score for r in found])
 
     genuine_person, genuine_score = best(genuine)
     _, impostor_score = best(impostor)
     return Outcome(
-        genuine_score, genuine_person == faces.person[genuine], faces.half[genuine],
-        impostor_score, faces.source[impostor], faces.half[impostor],
+        genuine_score, genuine_person == faces.person[genuine], faces.person[genuine], faces.fold[genuine],
+        impostor_score, faces.source[impostor], faces.fold[impostor],
     )
 
 
-def galleries(faces: FaceSet, size: int, draws: int, seed: int = 0) -> list[np.ndarray]:
-    """`draws` random sets of `size` identities/ people (one set, everyone, when size covers them all)."""
+def galleries(faces: FaceSet, size: int, draws: int = DRAWS) -> list[np.ndarray]:
+    """`draws` random sets of `size` identities/ people; everyone, once, when `size` covers them all."""
     people = faces.identity_people
     if size >= len(people):
         return [people]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(size)
     return [np.sort(rng.choice(people, size, replace=False)) for _ in range(draws)]
+
+
+@dataclass
+class Verdicts:
+    """Cross-validated decisions: each fold's probes decided with what the other folds set."""
+
+    picks: list[str]  # the candidate each fold picked
+    thresholds: list[float]
+    genuine_accepted: np.ndarray
+    genuine_right: np.ndarray
+    genuine_person: np.ndarray
+    stranger_accepted: np.ndarray
+
+    @property
+    def far(self) -> float:
+        return float(self.stranger_accepted.mean())
+
+    @property
+    def tar(self) -> float:
+        return float(np.mean(self.genuine_accepted & self.genuine_right))
+
+    @property
+    def misidentified(self) -> float:
+        return float(np.mean(self.genuine_accepted & ~self.genuine_right))
+
+
+def cross_validate(candidates: dict[str, Outcome], far: float) -> Verdicts:
+    """Per fold: on the other folds, pick the candidate with the best TAR at `far` and set its threshold there;
+    decide this fold's probes with both. Candidates are outcomes of the same probes against the same gallery."""
+    first = next(iter(candidates.values()))
+    strangers = np.isin(first.impostor_source, STRANGERS)
+    genuine_accepted = np.zeros(len(first.genuine_score), bool)
+    stranger_accepted = np.zeros(len(first.impostor_score), bool)
+    picks, thresholds = [], []
+    for fold in range(FOLDS):
+        calibration = {name: outcome.folds_other_than(fold) for name, outcome in candidates.items()}
+        pick = max(calibration, key=lambda name: calibration[name].tar(calibration[name].threshold_for(far)))
+        threshold = calibration[pick].threshold_for(far)
+        outcome = candidates[pick]
+        genuine, impostor = outcome.genuine_fold == fold, outcome.impostor_fold == fold
+        genuine_accepted[genuine] = outcome.genuine_score[genuine] <= threshold
+        stranger_accepted[impostor] = outcome.impostor_score[impostor] <= threshold
+        picks.append(pick)
+        thresholds.append(threshold)
+    return Verdicts(
+        picks, thresholds, genuine_accepted, first.genuine_right, first.genuine_person, stranger_accepted[strangers]
+    )
+
+
+def tar_gain_interval(better: Verdicts, base: Verdicts, seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of the TAR gain, resampling genuine people (a person's probes go together)."""
+    people, at = np.unique(base.genuine_person, return_inverse=True)
+    gains = np.bincount(at, better.genuine_accepted & better.genuine_right) - np.bincount(
+        at, base.genuine_accepted & base.genuine_right
+    )
+    probes = np.bincount(at)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(len(people), size=(BOOTSTRAP, len(people)))
+    resampled = gains[draws].sum(axis=1) / probes[draws].sum(axis=1)
+    low, high = np.percentile(resampled, [2.5, 97.5])
+    return float(low), float(high)
+
+
+class TNorm:
+    """Classic T-norm, for comparison: (distance - mean) / std of the query's distances to its nearest
+    `share` of the cohort."""
+
+    def __init__(self, cohort: np.ndarray, share: float):
+        self.nearest = max(2, round(share * len(cohort)))
+        self._index = faiss.IndexFlatL2(cohort.shape[1])
+        self._index.add(np.ascontiguousarray(cohort, np.float32))
+
+    def __call__(self, queries: np.ndarray, distances: np.ndarray, person_ids: np.ndarray) -> np.ndarray:
+        squared, _ = self._index.search(queries, self.nearest)
+        nearest = np.sqrt(np.maximum(squared, 0))
+        return (distances - nearest.mean(1, keepdims=True)) / nearest.std(1, keepdims=True)
 
 
 # ------------------------------------------------------------------------------------------------ report
 
 
 def percent(value: float) -> str:
-    return f"{100 * value:6.2f}%" if np.isfinite(value) else "     - "
+    return f"{100 * value:6.2f}%" if np.isfinite(value) else "      -"
 
 
-def print_curve(title: str, outcome: Outcome, held_out: bool) -> None:
-    print(f"\n{title}\n  rank-1 (closed set, no threshold): {percent(outcome.rank1)} of "
-          f"{len(outcome.genuine_score)} genuine probes; {len(outcome.impostors())} stranger probes"
-          + (f", {len(outcome.impostors(['identities']))} held-out identities probes" if held_out else ""))
-    print("  threshold   FAR strangers  FAR unknown/" + ("  FAR held-out" if held_out else "") + "      TAR    misID")
-    for threshold in CURVE:
-        row = f"  {threshold:9.3f}   {percent(outcome.far(threshold))}        {percent(outcome.far(threshold, ['unknown']))}"
+def print_curve(title: str, outcome: Outcome, thresholds: np.ndarray, held_out: bool = False) -> None:
+    strangers, left_out = len(outcome.impostors()), len(outcome.impostors(["identities"]))
+    print(f"\n{title}: rank-1 {percent(outcome.rank1).strip()} of {len(outcome.genuine_score)} genuine probes; "
+          f"{strangers} stranger probes" + (f", {left_out} probes of identities/ people left out" if held_out else ""))
+    print("  threshold  FAR strangers  FAR unknown/" + ("  FAR left out" if held_out else "") + "      TAR     misID")
+    for threshold in thresholds:
+        row = f"  {threshold:9.3f}    {percent(outcome.far(threshold))}      {percent(outcome.far(threshold, ['unknown']))}"
         if held_out:
-            row += f"      {percent(outcome.far(threshold, ['identities']))}"
-        print(f"{row}   {percent(outcome.tar(threshold))}  {percent(outcome.misidentified(threshold))}")
+            row += f"       {percent(outcome.far(threshold, ['identities']))}"
+        print(f"{row}   {percent(outcome.tar(threshold))}   {percent(outcome.misidentified(threshold))}")
 
 
-def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    squared = (a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2 * a.astype(np.float64) @ b.T
-    return np.sqrt(np.maximum(squared, 0))
-
-
-def far_per_probe(faces: FaceSet, photos_each: int) -> np.ndarray:
-    """(stranger probes, thresholds): the share of all identities/ people each stranger comes within reach of.
-
-    A gallery of N people drawn from the same population then accepts a stranger with probability
-    1 - (1 - share)^N, which extrapolates FAR to galleries larger than the data.
-    """
-    counts = np.bincount(faces.person, minlength=len(faces.names))
-    people = faces.identity_people
-    in_gallery = np.isin(faces.person, people) & (
-        faces.rank < np.maximum(1, np.minimum(photos_each, counts - 1))[faces.person]
-    )
-    strangers = faces.codes[faces.strangers]
-    distances = pairwise_distances(strangers, faces.codes[in_gallery])
-    nearest = np.full((len(strangers), len(people)), np.inf)
-    columns = np.searchsorted(people, faces.person[in_gallery])
-    np.minimum.at(nearest.T, columns, distances.T)
-    return np.stack([(nearest <= threshold).mean(axis=1) for threshold in FINE], axis=1)
+def print_verdicts(name: str, verdicts: Verdicts) -> None:
+    picks = ", ".join(dict.fromkeys(verdicts.picks))
+    thresholds = ", ".join(f"{t:.4f}" for t in verdicts.thresholds)
+    print(f"  {name:18s} FAR {percent(verdicts.far)}  TAR {percent(verdicts.tar)}  misID {percent(verdicts.misidentified)}"
+          f"   thresholds {thresholds}   picked {picks}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--codes-only", action="store_true", help="compute and cache the codes, then stop")
-    parser.add_argument("--draws", type=int, default=10, help="random galleries per size under 303 people")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -324,82 +421,84 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.codes_only:
         return
     faces = FaceSet.build(photos, codes)
-    faceless = collections.Counter(photo.source for photo, code in zip(photos, codes, strict=True) if np.isnan(code[0]))
-    print(f"codes {codes_version()}: {len(photos)} photos, no face found in {dict(faceless)}")
-    print(f"{len(faces.identity_people)} identities/ people; strangers: {np.sum(faces.source == 'unknown')} "
-          f"unknown/ + {np.sum((faces.source == 'pool') & ~faces.cohort)} faces_pool photos; "
-          f"cohort: {faces.cohort.sum()} faces_pool photos")
+    cohort = faces.codes[faces.cohort]
+    faceless = [photo.path.relative_to(FACEDATA) for photo, code in zip(photos, codes, strict=True) if np.isnan(code[0])]
+    print(f"codes {codes_version()} from recognition.pipeline: {len(photos)} photos, no face in {len(faceless)} "
+          f"{[str(path) for path in faceless[:10]]}")
+    print(f"{len(faces.identity_people)} identities/ people; strangers: {np.sum(faces.source == 'unknown')} unknown/ "
+          f"+ {np.sum((faces.source == 'pool') & ~faces.cohort)} faces_pool/ photos; cohort {len(cohort)} faces_pool/ photos")
 
     def pooled(size: int, photos_each: int, normaliser: ScoreNormaliser | None = None) -> Outcome:
-        return Outcome.pooled([run(faces, people, photos_each, normaliser) for people in galleries(faces, size, args.draws)])
+        return Outcome.pooled([run(faces, people, photos_each, normaliser) for people in galleries(faces, size)])
 
-    # The issue's claim: 150 people enrolled from one photo each, strangers within dlib's 0.6.
-    within = [run(faces, people, 1).far(0.6, ["unknown"]) for people in galleries(faces, 150, args.draws)]
-    print(f"\nclaim: N=150 enrolled from one photo each, {args.draws} draws: {percent(np.mean(within))} of the "
-          f"500 unknown/ people come within 0.6 of someone (draws {percent(min(within))} .. {percent(max(within))})")
+    within = [run(faces, people, 1).far(0.6, ["unknown"]) for people in galleries(faces, 150)]
+    print(f"\nthe issue's claim: N=150 enrolled from one photo each, {len(within)} draws: {percent(np.mean(within))} of "
+          f"the unknown/ people come within 0.6 of someone (draws {percent(min(within))} .. {percent(max(within))})")
 
-    print_curve("N=150, one photo each", pooled(150, 1), held_out=True)
-    print_curve("N=300, one photo each", pooled(300, 1), held_out=False)
-    print_curve(f"N=300, up to {MAX_PHOTOS} photos each", pooled(300, MAX_PHOTOS), held_out=False)
+    print_curve("raw distance, N=150, one photo each", pooled(150, 1), CURVE, held_out=True)
+    print_curve("raw distance, N=300, one photo each", pooled(300, 1), CURVE)
+    print_curve(f"raw distance, N=300, up to {MAX_PHOTOS} photos each", pooled(300, MAX_PHOTOS), CURVE)
 
-    # FAR against gallery size; past the data, extrapolated from each stranger's reach into the population.
+    # Calibration and normalisation: one gallery, so that every probe is searched once.
+    people = galleries(faces, CALIBRATION_SIZE, draws=1)[0]
+    candidates = {"raw distance": {"raw": run(faces, people, MAX_PHOTOS)}}
+    candidates["T-norm"] = {
+        f"nearest {share:.0%}": run(faces, people, MAX_PHOTOS, TNorm(cohort, share)) for share in TNORM_SHARES
+    }
+    candidates["cohort ratio"] = {
+        f"nearest {share:.1%}": run(faces, people, MAX_PHOTOS, CohortNormaliser(cohort, share)) for share in RATIO_SHARES
+    }
+    print(f"\nN={CALIBRATION_SIZE}, up to {MAX_PHOTOS} photos each, cohort of {len(cohort)}: TAR at the threshold that "
+          f"accepts {percent(TARGET_FAR).strip()} / {percent(TARGET_FAR / 10).strip()} of the stranger probes (all probes)")
+    for family, variants in candidates.items():
+        for name, outcome in variants.items():
+            print(f"  {family:13s} {name:14s} {percent(outcome.tar(outcome.threshold_for(TARGET_FAR)))}  "
+                  f"{percent(outcome.tar(outcome.threshold_for(TARGET_FAR / 10)))}")
+    print(f"{FOLDS}-fold cross-validated by person (threshold and variant set on the other folds; FAR target "
+          f"{percent(TARGET_FAR).strip()})")
+    verdicts = {family: cross_validate(variants, TARGET_FAR) for family, variants in candidates.items()}
+    for family, result in verdicts.items():
+        print_verdicts(family, result)
+    for family in ("T-norm", "cohort ratio"):
+        low, high = tar_gain_interval(verdicts[family], verdicts["raw distance"])
+        gained = verdicts[family].genuine_accepted & verdicts[family].genuine_right
+        kept = verdicts["raw distance"].genuine_accepted & verdicts["raw distance"].genuine_right
+        print(f"  {family} against raw distance: TAR {100 * (verdicts[family].tar - verdicts['raw distance'].tar):+.2f} "
+              f"points (95% interval over people {100 * low:+.2f} .. {100 * high:+.2f}); genuine probes accepted "
+              f"only with it {np.sum(gained & ~kept)}, only without {np.sum(kept & ~gained)}")
+
+    raw, normalised = candidates["raw distance"]["raw"], run(faces, people, MAX_PHOTOS, CohortNormaliser(cohort))
+    print(f"\ndefaults, set on all stranger probes at N={CALIBRATION_SIZE}, up to {MAX_PHOTOS} photos each:")
+    print(f"  raw distance: {raw.threshold_for(TARGET_FAR):.4f}  ->  DEFAULT_THRESHOLD = {DEFAULT_THRESHOLD}")
+    print(f"  cohort ratio, nearest {COHORT_SHARE:.0%}: {normalised.threshold_for(TARGET_FAR):.4f}  ->  "
+          f"COHORT_THRESHOLD = {COHORT_THRESHOLD}")
+    print_curve(f"cohort ratio, nearest {COHORT_SHARE:.0%} of {len(cohort)}, N={CALIBRATION_SIZE}, up to {MAX_PHOTOS} "
+                f"photos each", normalised, COHORT_CURVE)
+
+    print(f"\ncohort size: COHORT_THRESHOLD {COHORT_THRESHOLD} with random subsets of the cohort ({SUBSETS} each), "
+          f"N={CALIBRATION_SIZE}, up to {MAX_PHOTOS} photos each")
+    for size in (*COHORT_SIZES, len(cohort)):
+        subsets = [np.random.default_rng(seed).permutation(len(cohort))[:size] for seed in range(SUBSETS if size < len(cohort) else 1)]
+        outcomes = [run(faces, people, MAX_PHOTOS, CohortNormaliser(cohort[subset])) for subset in subsets]
+        fars = [outcome.far(COHORT_THRESHOLD) for outcome in outcomes]
+        thresholds = [outcome.threshold_for(TARGET_FAR) for outcome in outcomes]
+        print(f"  cohort {size:5d}: FAR {percent(np.mean(fars))} (at most {percent(max(fars)).strip()})  TAR "
+              f"{percent(np.mean([outcome.tar(COHORT_THRESHOLD) for outcome in outcomes]))}; threshold for FAR "
+              f"{percent(TARGET_FAR).strip()} {min(thresholds):.4f} .. {max(thresholds):.4f}")
+
+    full_cohort = CohortNormaliser(cohort)
     for photos_each in (1, MAX_PHOTOS):
-        reach = far_per_probe(faces, photos_each)
-        print(f"\nFAR (strangers) against gallery size N, {'one photo' if photos_each == 1 else f'up to {photos_each} photos'} each"
-              f"; 'model' = mean over strangers of 1 - (1 - reach)^N")
-        print("       N " + "".join(f"   FAR@{t:.2f}" for t in SIZE_THRESHOLDS) + "   thr FAR 1%  TAR there  model thr 1%")
-        for size in (*SIZES, *EXTRAPOLATED_SIZES):
-            model = 1 - (1 - reach) ** size
-            model_threshold = FINE[np.flatnonzero(model.mean(0) <= TARGET_FAR)].max()
-            if size in EXTRAPOLATED_SIZES:
-                columns = "".join(f"   {percent(model.mean(0)[FINE == t][0])}" for t in SIZE_THRESHOLDS)
-                print(f"  {size:6d} {columns}   (extrapolated)            {model_threshold:9.3f}")
-                continue
-            outcome = pooled(size, photos_each)
+        print(f"\nagainst gallery size N, {'one photo' if photos_each == 1 else f'up to {photos_each} photos'} each "
+              f"(FAR of the stranger probes; TAR; 10 random galleries per N pooled)")
+        print("       N " + "".join(f"  FAR@{t:.2f}" for t in SIZE_THRESHOLDS) + "  thr@FAR1%     TAR  |"
+              f" raw {DEFAULT_THRESHOLD}: FAR     TAR  | cohort {COHORT_THRESHOLD}: FAR     TAR")
+        for size in SIZES:
+            outcome, cohort_outcome = pooled(size, photos_each), pooled(size, photos_each, full_cohort)
             threshold = outcome.threshold_for(TARGET_FAR)
-            columns = "".join(f"   {percent(outcome.far(t))}" for t in SIZE_THRESHOLDS)
-            print(f"  {size:6d} {columns}   {threshold:9.3f}    {percent(outcome.tar(threshold))}  {model_threshold:9.3f}")
-
-    # The default: the largest threshold that keeps FAR within the target at N=300 with several photos each
-    # (more photos per person give strangers more chances), checked by calibrating on one half of the probes
-    # (split by person) and measuring on the other, then set from all of them.
-    raw = pooled(CALIBRATION_SIZE, MAX_PHOTOS)
-    print(f"\ncalibration: FAR <= {percent(TARGET_FAR).strip()} at N={CALIBRATION_SIZE}, up to {MAX_PHOTOS} photos each")
-    for calibrate in (0, 1):
-        threshold = raw.half(calibrate).threshold_for(TARGET_FAR)
-        test = raw.half(1 - calibrate)
-        print(f"  set on half {calibrate}: {threshold:.4f}; on half {1 - calibrate}: FAR {percent(test.far(threshold))}"
-              f"  TAR {percent(test.tar(threshold))}  misID {percent(test.misidentified(threshold))}")
-    threshold = raw.threshold_for(TARGET_FAR)
-    print(f"  set on all strangers: {threshold:.4f}, rounded down to {math.floor(threshold * 200) / 200:.3f}")
-    for photos_each in (1, MAX_PHOTOS):
-        outcome = raw if photos_each == MAX_PHOTOS else pooled(CALIBRATION_SIZE, 1)
-        print(f"  DEFAULT_THRESHOLD {DEFAULT_THRESHOLD} at N={CALIBRATION_SIZE}, {photos_each} photo(s) each: "
-              f"FAR {percent(outcome.far(DEFAULT_THRESHOLD))}  FAR unknown/ {percent(outcome.far(DEFAULT_THRESHOLD, ['unknown']))}"
-              f"  TAR {percent(outcome.tar(DEFAULT_THRESHOLD))}  misID {percent(outcome.misidentified(DEFAULT_THRESHOLD))}")
-
-    # T-norm: each candidate's threshold is set on one half of the probes and measured on the other; the
-    # cohort (faces_pool people set aside) shares no one with the gallery or the probes.
-    cohort = faces.codes[faces.cohort]
-    candidates: dict[str, Outcome] = {"raw distance": raw}
-    for top_k in (*TOP_KS, len(cohort)):
-        candidates[f"T-norm top {top_k}"] = pooled(CALIBRATION_SIZE, MAX_PHOTOS, TNorm(cohort, top_k))
-    for size in COHORT_SIZES:
-        subset = np.random.default_rng(size).choice(len(cohort), size, replace=False)
-        candidates[f"T-norm top {TNORM_TOP_K}, cohort {size}"] = pooled(
-            CALIBRATION_SIZE, MAX_PHOTOS, TNorm(cohort[subset], TNORM_TOP_K)
-        )
-    print(f"\nscore normalisation, N={CALIBRATION_SIZE}, up to {MAX_PHOTOS} photos each, cohort {len(cohort)} faces; "
-          f"'set' = threshold for FAR {percent(TARGET_FAR).strip()} on the calibration half")
-    for calibrate in (0, 1):
-        print(f"  calibrate on half {calibrate}, test on half {1 - calibrate}")
-        print("    normaliser                       set    TAR cal |  FAR test  TAR test  misID  | TAR@FAR1% TAR@FAR0.1% (test's own threshold)")
-        for name, outcome in candidates.items():
-            cal, test = outcome.half(calibrate), outcome.half(1 - calibrate)
-            threshold = cal.threshold_for(TARGET_FAR)
-            print(f"    {name:28s} {threshold:8.4f}  {percent(cal.tar(threshold))} |  {percent(test.far(threshold))}  "
-                  f"{percent(test.tar(threshold))}  {percent(test.misidentified(threshold))} | "
-                  f"{percent(test.tar(test.threshold_for(TARGET_FAR)))}  {percent(test.tar(test.threshold_for(TARGET_FAR / 10)))}")
+            print(f"  {size:6d} " + "".join(f"  {percent(outcome.far(t))}" for t in SIZE_THRESHOLDS)
+                  + f"  {threshold:9.4f} {percent(outcome.tar(threshold))} |"
+                  f"   {percent(outcome.far(DEFAULT_THRESHOLD))} {percent(outcome.tar(DEFAULT_THRESHOLD))} |"
+                  f"     {percent(cohort_outcome.far(COHORT_THRESHOLD))} {percent(cohort_outcome.tar(COHORT_THRESHOLD))}")
 
 
 if __name__ == "__main__":

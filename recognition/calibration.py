@@ -85,18 +85,20 @@ class CohortNormaliser:
                 if str(saved["model_version"]) != model_version:
                     raise ValueError(f"codes of {saved['model_version']}, not of {model_version}")
                 codes = saved["codes"]
-        except (zipfile.BadZipFile, KeyError, EOFError, OSError) as error:
+        except (zipfile.BadZipFile, KeyError, EOFError, OSError, ValueError) as error:
             raise ValueError(f"not a saved cohort: {error}") from error
         return cls(codes, share)
 
 
 def build_cohort(
-    images: Iterable[tuple[str, np.ndarray]], analyse: Callable[[np.ndarray], list[Face]]
+    images: Iterable[tuple[str, np.ndarray]],
+    analyse: Callable[[np.ndarray], list[Face]],
+    min_size: int = MIN_COHORT_SIZE,
 ) -> tuple[np.ndarray, dict[str, str]]:
-    """Codes of a cohort from (name, RGB image) pairs, and why each image left out was left out.
+    """Cohort codes from (name, RGB image) pairs, and why each image left out was left out.
 
-    An image counts when it shows exactly one face: with several, there is no telling which one the
-    operator meant. Fewer than MIN_COHORT_SIZE codes raise ValueError, as the threshold assumes more.
+    An image counts when it shows exactly one face: with several, there is no telling which one was meant.
+    Fewer than `min_size` usable faces raise ValueError: `COHORT_THRESHOLD` holds for MIN_COHORT_SIZE or more.
     """
     codes: list[np.ndarray] = []
     left_out: dict[str, str] = {}
@@ -106,6 +108,9 @@ def build_cohort(
             codes.append(faces[0].code)
         else:
             left_out[name] = "no face found" if not faces else f"{len(faces)} faces, expected one"
-    if len(codes) < MIN_COHORT_SIZE:
-        raise ValueError(f"{len(codes)} usable faces; a cohort needs at least {MIN_COHORT_SIZE}")
+    if len(codes) < min_size:
+        raise ValueError(
+            f"{len(codes)} of {len(codes) + len(left_out)} images show exactly one face; a cohort needs at least "
+            f"{min_size} faces of people who are not enrolled"
+        )
     return np.stack(codes).astype(np.float32), left_out

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recognition.calibration import DEFAULT_THRESHOLD
 from recognition.models.weights import cache_dir
 
 __all__ = ["ConfigError", "EngineConfig", "QualityConfig"]
@@ -120,14 +121,13 @@ class EngineConfig(_Validated):
         ge=1,
         le=4000,
     )
-    # dlib's 0.6 is a pair-verification operating point, unsafe for 1:N search. Measured on dlib-bin codes of
-    # the shared identities, one LFW photo enrolled per person, against the 500 never-enrolled people (mean of
-    # 20 random draws): with 150 enrolled, FAR 1% at 0.467 (TAR 0.66) and FAR 0.1% at 0.420 (TAR 0.42), while
-    # 0.6 lets 47% of unknown people match someone; FAR 1% moves to 0.487 with 60 enrolled, 0.443 with 300.
+    # dlib's 0.6 is a pair-verification operating point: with 150 people enrolled from one LFW photo each, it
+    # lets 47% of never-enrolled people match someone. The default is calibrated for 1:N search from a
+    # false-accept target by bench/identify.py (see recognition.calibration).
     match_threshold: float = _setting(
-        0.47,
+        DEFAULT_THRESHOLD,
         env="FACEGATE_MATCH_THRESHOLD",
-        help="largest face-code distance that counts as the same person (0.47: 1% false accepts, 150 people)",
+        help="largest face-code distance that counts as the same person (default: 1% false accepts)",
         ge=0.05,
         le=2.0,
     )

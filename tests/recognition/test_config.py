@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from recognition.checks import engine_check
 from recognition.config import ConfigError, EngineConfig, QualityConfig
-from recognition.models.weights import cache_dir
+from recognition.models.weights import KINDS, cache_dir
 
 
 def test_the_defaults_are_what_an_empty_environment_gives():
@@ -74,3 +75,19 @@ def test_describe_names_every_variable_with_its_value():
 
     assert "FACEGATE_MIN_FACE_SIZE=100  # " in "\n".join(lines)
     assert len(lines) == 9 and all(line.startswith("FACEGATE_") for line in lines)
+
+
+def test_the_django_check_reports_a_bad_setting_by_its_name(monkeypatch):
+    assert engine_check() == []
+
+    monkeypatch.setenv("FACEGATE_QUALITY_MIN_FACE_SIZE", "5")
+
+    (error,) = engine_check()
+    assert error.id == "recognition.E001" and "FACEGATE_QUALITY_MIN_FACE_SIZE" in error.msg
+
+
+def test_the_django_check_reports_missing_weights(monkeypatch):
+    monkeypatch.setitem(KINDS, "detector", dataclasses.replace(KINDS["detector"], dat_name="missing.dat"))
+
+    (error,) = engine_check()
+    assert error.id == "recognition.E002" and "missing.dat" in error.msg
