@@ -44,7 +44,6 @@ import torch
 from PIL import Image
 
 from recognition.calibration import (
-    COHORT_SHARE,
     COHORT_THRESHOLD,
     DEFAULT_THRESHOLD,
     MIN_COHORT_SIZE,
@@ -161,7 +160,11 @@ def face_codes(photos: Sequence[Photo]) -> np.ndarray:
             if (done // _BATCH + 1) % _SAVE_EVERY == 0 or done + _BATCH >= len(missing):
                 _save(store, known)
                 rate = (done + len(chunk)) / (time.monotonic() - started)
-                print(f"codes: {done + len(chunk)}/{len(missing)} new, {rate:.1f} photos/s", file=sys.stderr, flush=True)
+                print(
+                    f"codes: {done + len(chunk)}/{len(missing)} new, {rate:.1f} photos/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return np.stack([known[key] for key in keys]).astype(np.float32)
 
 
@@ -210,7 +213,10 @@ class FaceSet:
             rank=rank,
             fold=np.array([bucket(photo.person, "fold") % FOLDS for photo in photos]),
             cohort=np.array(
-                [photo.source == "pool" and bucket(photo.person, "cohort") < COHORT_PERCENT for photo in photos]
+                [
+                    photo.source == "pool" and bucket(photo.person, "cohort") < COHORT_PERCENT
+                    for photo in photos
+                ]
             ),
             names=[f"{source}/{name}" for source, name in names],
         )
@@ -248,7 +254,10 @@ class Outcome:
 
     def where(self, genuine: np.ndarray, impostor: np.ndarray) -> "Outcome":
         return Outcome(
-            *(getattr(self, field.name)[genuine if field.name.startswith("genuine") else impostor] for field in fields(self))
+            *(
+                getattr(self, field.name)[genuine if field.name.startswith("genuine") else impostor]
+                for field in fields(self)
+            )
         )
 
     def folds_other_than(self, fold: int) -> "Outcome":
@@ -278,7 +287,9 @@ class Outcome:
         return float(np.nextafter(scores[allowed], -np.inf)) if allowed < len(scores) else math.inf
 
 
-def run(faces: FaceSet, people: np.ndarray, photos_each: int, normaliser: ScoreNormaliser | None = None) -> Outcome:
+def run(
+    faces: FaceSet, people: np.ndarray, photos_each: int, normaliser: ScoreNormaliser | None = None
+) -> Outcome:
     """Enrol `people` in a `Gallery` and search it with every genuine and never-enrolled probe."""
     in_gallery = faces.gallery_rows(people, photos_each)
     enrolled = np.isin(faces.person, people)
@@ -289,13 +300,20 @@ def run(faces: FaceSet, people: np.ndarray, photos_each: int, normaliser: ScoreN
 
     def best(probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         found = gallery.identify(faces.codes[probes], threshold=math.inf, k=1, normaliser=normaliser)
-        return np.array([r.matches[0].person_id for r in found]), np.array([r.matches[0].score for r in found])
+        return np.array([r.matches[0].person_id for r in found]), np.array(
+            [r.matches[0].score for r in found]
+        )
 
     genuine_person, genuine_score = best(genuine)
     _, impostor_score = best(impostor)
     return Outcome(
-        genuine_score, genuine_person == faces.person[genuine], faces.person[genuine], faces.fold[genuine],
-        impostor_score, faces.source[impostor], faces.fold[impostor],
+        genuine_score,
+        genuine_person == faces.person[genuine],
+        faces.person[genuine],
+        faces.fold[genuine],
+        impostor_score,
+        faces.source[impostor],
+        faces.fold[impostor],
     )
 
 
@@ -333,8 +351,8 @@ class Verdicts:
 
 
 def cross_validate(candidates: dict[str, Outcome], far: float) -> Verdicts:
-    """Per fold: on the other folds, pick the candidate with the best TAR at `far` and set its threshold there;
-    decide this fold's probes with both. Candidates are outcomes of the same probes against the same gallery."""
+    """Per fold: on the other folds, pick the candidate with the best TAR at `far` and set its threshold
+    there; decide this fold's probes with both. Candidates: the same probes against the same gallery."""
     first = next(iter(candidates.values()))
     strangers = np.isin(first.impostor_source, STRANGERS)
     genuine_accepted = np.zeros(len(first.genuine_score), bool)
@@ -351,7 +369,12 @@ def cross_validate(candidates: dict[str, Outcome], far: float) -> Verdicts:
         picks.append(pick)
         thresholds.append(threshold)
     return Verdicts(
-        picks, thresholds, genuine_accepted, first.genuine_right, first.genuine_person, stranger_accepted[strangers]
+        picks,
+        thresholds,
+        genuine_accepted,
+        first.genuine_right,
+        first.genuine_person,
+        stranger_accepted[strangers],
     )
 
 
@@ -391,27 +414,157 @@ def percent(value: float) -> str:
     return f"{100 * value:6.2f}%" if np.isfinite(value) else "      -"
 
 
-def print_curve(title: str, outcome: Outcome, thresholds: np.ndarray, held_out: bool = False) -> None:
-    strangers, left_out = len(outcome.impostors()), len(outcome.impostors(["identities"]))
-    print(f"\n{title}: rank-1 {percent(outcome.rank1).strip()} of {len(outcome.genuine_score)} genuine probes; "
-          f"{strangers} stranger probes" + (f", {left_out} probes of identities/ people left out" if held_out else ""))
-    print("  threshold  FAR strangers  FAR unknown/" + ("  FAR left out" if held_out else "") + "      TAR     misID")
+def print_curve(title: str, outcome: Outcome, thresholds: np.ndarray, left_out: bool = False) -> None:
+    print(
+        f"\n{title}: rank-1 {percent(outcome.rank1).strip()} of {len(outcome.genuine_score)} genuine probes, "
+        f"{len(outcome.impostors())} stranger probes"
+        + (f", {len(outcome.impostors(['identities']))} of identities/ people left out" if left_out else "")
+    )
+    print(
+        "  threshold  FAR strangers  FAR unknown/"
+        + ("  FAR left out" if left_out else "")
+        + "      TAR     misID"
+    )
     for threshold in thresholds:
-        row = f"  {threshold:9.3f}    {percent(outcome.far(threshold))}      {percent(outcome.far(threshold, ['unknown']))}"
-        if held_out:
-            row += f"       {percent(outcome.far(threshold, ['identities']))}"
-        print(f"{row}   {percent(outcome.tar(threshold))}   {percent(outcome.misidentified(threshold))}")
+        fars = [outcome.far(threshold), outcome.far(threshold, ["unknown"])]
+        if left_out:
+            fars.append(outcome.far(threshold, ["identities"]))
+        print(
+            f"  {threshold:9.3f}  "
+            + "".join(f"    {percent(far)}   " for far in fars)
+            + f"{percent(outcome.tar(threshold))}   {percent(outcome.misidentified(threshold))}"
+        )
 
 
-def print_verdicts(name: str, verdicts: Verdicts) -> None:
-    picks = ", ".join(dict.fromkeys(verdicts.picks))
-    thresholds = ", ".join(f"{t:.4f}" for t in verdicts.thresholds)
-    print(f"  {name:18s} FAR {percent(verdicts.far)}  TAR {percent(verdicts.tar)}  misID {percent(verdicts.misidentified)}"
-          f"   thresholds {thresholds}   picked {picks}")
+def report_raw_distance(faces: FaceSet) -> None:
+    within = [run(faces, people, 1).far(0.6, ["unknown"]) for people in galleries(faces, 150)]
+    print(
+        f"\nthe issue's claim: with N=150 enrolled from one photo each ({len(within)} draws), "
+        f"{percent(np.mean(within)).strip()} of the unknown/ people come within 0.6 of someone "
+        f"(draws {percent(min(within)).strip()} .. {percent(max(within)).strip()})"
+    )
+    print_curve("raw distance, N=150, one photo each", pooled(faces, 150, 1), CURVE, left_out=True)
+    print_curve("raw distance, N=300, one photo each", pooled(faces, 300, 1), CURVE)
+    print_curve(f"raw distance, N=300, up to {MAX_PHOTOS} photos each", pooled(faces, 300, MAX_PHOTOS), CURVE)
+
+
+def pooled(faces: FaceSet, size: int, photos_each: int, normaliser: ScoreNormaliser | None = None) -> Outcome:
+    return Outcome.pooled([run(faces, people, photos_each, normaliser) for people in galleries(faces, size)])
+
+
+def report_normalisation(faces: FaceSet, people: np.ndarray, cohort: np.ndarray) -> None:
+    """Raw distance, T-norm and the cohort ratio on one gallery, cross-validated at the FAR target."""
+    families = {
+        "raw distance": {"": run(faces, people, MAX_PHOTOS)},
+        "T-norm": {
+            f"nearest {share:.0%}": run(faces, people, MAX_PHOTOS, TNorm(cohort, share))
+            for share in TNORM_SHARES
+        },
+        "cohort ratio": {
+            f"nearest {share:.1%}": run(faces, people, MAX_PHOTOS, CohortNormaliser(cohort, share))
+            for share in RATIO_SHARES
+        },
+    }
+    print(
+        f"\nscore normalisation, N={len(people)}, up to {MAX_PHOTOS} photos each, cohort {len(cohort)}: "
+        f"TAR at the threshold that accepts {TARGET_FAR:.1%} | {TARGET_FAR / 10:.1%} of the stranger probes "
+        "(set on all of them)"
+    )
+    for family, variants in families.items():
+        for name, outcome in variants.items():
+            tars = [outcome.tar(outcome.threshold_for(far)) for far in (TARGET_FAR, TARGET_FAR / 10)]
+            print(f"  {family:13s} {name:14s} {percent(tars[0])} | {percent(tars[1])}")
+
+    print(f"{FOLDS}-fold cross-validated by person: threshold and variant set on the other folds' probes")
+    verdicts = {family: cross_validate(variants, TARGET_FAR) for family, variants in families.items()}
+    for family, result in verdicts.items():
+        print(
+            f"  {family:13s} FAR {percent(result.far)}  TAR {percent(result.tar)}  "
+            f"misID {percent(result.misidentified)}   thresholds "
+            + ", ".join(f"{threshold:.4f}" for threshold in result.thresholds)
+            + (f"   picked {', '.join(result.picks)}" if len(families[family]) > 1 else "")
+        )
+    raw = verdicts["raw distance"]
+    for family in ("T-norm", "cohort ratio"):
+        low, high = tar_gain_interval(verdicts[family], raw)
+        gained = verdicts[family].genuine_accepted & verdicts[family].genuine_right
+        kept = raw.genuine_accepted & raw.genuine_right
+        print(
+            f"  {family} - raw: TAR {100 * (verdicts[family].tar - raw.tar):+.2f} points (95% interval over "
+            f"people {100 * low:+.2f} .. {100 * high:+.2f}); genuine probes accepted only with {family} "
+            f"{np.sum(gained & ~kept)}, only without {np.sum(kept & ~gained)}"
+        )
+
+
+def report_defaults(faces: FaceSet, people: np.ndarray, cohort: np.ndarray) -> None:
+    """The defaults: the largest thresholds on a 0.005 grid that keep FAR within the target at N=300 with
+    up to 3 photos each; for the cohort ratio, with every cohort of MIN_COHORT_SIZE faces tried."""
+    print(
+        f"\ncohort size: COHORT_THRESHOLD {COHORT_THRESHOLD} with {SUBSETS} random subsets of the cohort each"
+    )
+    lowest: dict[int, float] = {}
+    for size in (*COHORT_SIZES, len(cohort)):
+        subsets = [
+            np.random.default_rng(seed).permutation(len(cohort))[:size]
+            for seed in range(SUBSETS if size < len(cohort) else 1)
+        ]
+        outcomes = [run(faces, people, MAX_PHOTOS, CohortNormaliser(cohort[subset])) for subset in subsets]
+        fars = [outcome.far(COHORT_THRESHOLD) for outcome in outcomes]
+        thresholds = [outcome.threshold_for(TARGET_FAR) for outcome in outcomes]
+        lowest[size] = min(thresholds)
+        print(
+            f"  cohort {size:5d}: FAR {percent(np.mean(fars))} (at most {percent(max(fars)).strip()})  TAR "
+            f"{percent(np.mean([outcome.tar(COHORT_THRESHOLD) for outcome in outcomes]))};  "
+            f"threshold for FAR {TARGET_FAR:.0%}: {min(thresholds):.4f} .. {max(thresholds):.4f}"
+        )
+    raw = run(faces, people, MAX_PHOTOS)
+    print(f"\ndefaults at N={len(people)}, up to {MAX_PHOTOS} photos each, FAR {TARGET_FAR:.0%}:")
+    print(
+        f"  raw distance: {raw.threshold_for(TARGET_FAR):.4f} on all strangers, rounded down "
+        f"{_grid(raw.threshold_for(TARGET_FAR))}: DEFAULT_THRESHOLD is {DEFAULT_THRESHOLD}"
+    )
+    print(
+        f"  cohort ratio: {lowest[MIN_COHORT_SIZE]:.4f} with the worst cohort of {MIN_COHORT_SIZE}, "
+        f"rounded down {_grid(lowest[MIN_COHORT_SIZE])}: COHORT_THRESHOLD is {COHORT_THRESHOLD}"
+    )
+    normalised = run(faces, people, MAX_PHOTOS, CohortNormaliser(cohort))
+    print_curve(f"cohort ratio, N={len(people)}, up to {MAX_PHOTOS} photos each", normalised, COHORT_CURVE)
+
+
+def _grid(threshold: float) -> str:
+    return f"{math.floor(threshold * 200) / 200:.3f}"
+
+
+def report_sizes(faces: FaceSet, cohort: np.ndarray) -> None:
+    normaliser = CohortNormaliser(cohort)
+    for photos_each in (1, MAX_PHOTOS):
+        photos = "one photo" if photos_each == 1 else f"up to {photos_each} photos"
+        print(f"\nagainst gallery size N, {photos} each ({DRAWS} random galleries per N under 303, pooled)")
+        print(
+            "       N "
+            + "".join(f"  FAR@{threshold:.2f}" for threshold in SIZE_THRESHOLDS)
+            + f"  thr FAR 1%     TAR | raw {DEFAULT_THRESHOLD}: FAR     TAR "
+            + f"| cohort {COHORT_THRESHOLD}: FAR     TAR"
+        )
+        for size in SIZES:
+            raw, normalised = pooled(faces, size, photos_each), pooled(faces, size, photos_each, normaliser)
+            threshold = raw.threshold_for(TARGET_FAR)
+            operating_points = [
+                (raw.far(DEFAULT_THRESHOLD), raw.tar(DEFAULT_THRESHOLD)),
+                (normalised.far(COHORT_THRESHOLD), normalised.tar(COHORT_THRESHOLD)),
+            ]
+            print(
+                f"  {size:6d} "
+                + "".join(f"  {percent(raw.far(t))}" for t in SIZE_THRESHOLDS)
+                + f"  {threshold:10.4f} {percent(raw.tar(threshold))}"
+                + "".join(f" |     {percent(far)} {percent(tar)}" for far, tar in operating_points)
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--codes-only", action="store_true", help="compute and cache the codes, then stop")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     args = parser.parse_args(argv)
@@ -422,83 +575,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     faces = FaceSet.build(photos, codes)
     cohort = faces.codes[faces.cohort]
-    faceless = [photo.path.relative_to(FACEDATA) for photo, code in zip(photos, codes, strict=True) if np.isnan(code[0])]
-    print(f"codes {codes_version()} from recognition.pipeline: {len(photos)} photos, no face in {len(faceless)} "
-          f"{[str(path) for path in faceless[:10]]}")
-    print(f"{len(faces.identity_people)} identities/ people; strangers: {np.sum(faces.source == 'unknown')} unknown/ "
-          f"+ {np.sum((faces.source == 'pool') & ~faces.cohort)} faces_pool/ photos; cohort {len(cohort)} faces_pool/ photos")
-
-    def pooled(size: int, photos_each: int, normaliser: ScoreNormaliser | None = None) -> Outcome:
-        return Outcome.pooled([run(faces, people, photos_each, normaliser) for people in galleries(faces, size)])
-
-    within = [run(faces, people, 1).far(0.6, ["unknown"]) for people in galleries(faces, 150)]
-    print(f"\nthe issue's claim: N=150 enrolled from one photo each, {len(within)} draws: {percent(np.mean(within))} of "
-          f"the unknown/ people come within 0.6 of someone (draws {percent(min(within))} .. {percent(max(within))})")
-
-    print_curve("raw distance, N=150, one photo each", pooled(150, 1), CURVE, held_out=True)
-    print_curve("raw distance, N=300, one photo each", pooled(300, 1), CURVE)
-    print_curve(f"raw distance, N=300, up to {MAX_PHOTOS} photos each", pooled(300, MAX_PHOTOS), CURVE)
-
-    # Calibration and normalisation: one gallery, so that every probe is searched once.
-    people = galleries(faces, CALIBRATION_SIZE, draws=1)[0]
-    candidates = {"raw distance": {"raw": run(faces, people, MAX_PHOTOS)}}
-    candidates["T-norm"] = {
-        f"nearest {share:.0%}": run(faces, people, MAX_PHOTOS, TNorm(cohort, share)) for share in TNORM_SHARES
-    }
-    candidates["cohort ratio"] = {
-        f"nearest {share:.1%}": run(faces, people, MAX_PHOTOS, CohortNormaliser(cohort, share)) for share in RATIO_SHARES
-    }
-    print(f"\nN={CALIBRATION_SIZE}, up to {MAX_PHOTOS} photos each, cohort of {len(cohort)}: TAR at the threshold that "
-          f"accepts {percent(TARGET_FAR).strip()} / {percent(TARGET_FAR / 10).strip()} of the stranger probes (all probes)")
-    for family, variants in candidates.items():
-        for name, outcome in variants.items():
-            print(f"  {family:13s} {name:14s} {percent(outcome.tar(outcome.threshold_for(TARGET_FAR)))}  "
-                  f"{percent(outcome.tar(outcome.threshold_for(TARGET_FAR / 10)))}")
-    print(f"{FOLDS}-fold cross-validated by person (threshold and variant set on the other folds; FAR target "
-          f"{percent(TARGET_FAR).strip()})")
-    verdicts = {family: cross_validate(variants, TARGET_FAR) for family, variants in candidates.items()}
-    for family, result in verdicts.items():
-        print_verdicts(family, result)
-    for family in ("T-norm", "cohort ratio"):
-        low, high = tar_gain_interval(verdicts[family], verdicts["raw distance"])
-        gained = verdicts[family].genuine_accepted & verdicts[family].genuine_right
-        kept = verdicts["raw distance"].genuine_accepted & verdicts["raw distance"].genuine_right
-        print(f"  {family} against raw distance: TAR {100 * (verdicts[family].tar - verdicts['raw distance'].tar):+.2f} "
-              f"points (95% interval over people {100 * low:+.2f} .. {100 * high:+.2f}); genuine probes accepted "
-              f"only with it {np.sum(gained & ~kept)}, only without {np.sum(kept & ~gained)}")
-
-    raw, normalised = candidates["raw distance"]["raw"], run(faces, people, MAX_PHOTOS, CohortNormaliser(cohort))
-    print(f"\ndefaults, set on all stranger probes at N={CALIBRATION_SIZE}, up to {MAX_PHOTOS} photos each:")
-    print(f"  raw distance: {raw.threshold_for(TARGET_FAR):.4f}  ->  DEFAULT_THRESHOLD = {DEFAULT_THRESHOLD}")
-    print(f"  cohort ratio, nearest {COHORT_SHARE:.0%}: {normalised.threshold_for(TARGET_FAR):.4f}  ->  "
-          f"COHORT_THRESHOLD = {COHORT_THRESHOLD}")
-    print_curve(f"cohort ratio, nearest {COHORT_SHARE:.0%} of {len(cohort)}, N={CALIBRATION_SIZE}, up to {MAX_PHOTOS} "
-                f"photos each", normalised, COHORT_CURVE)
-
-    print(f"\ncohort size: COHORT_THRESHOLD {COHORT_THRESHOLD} with random subsets of the cohort ({SUBSETS} each), "
-          f"N={CALIBRATION_SIZE}, up to {MAX_PHOTOS} photos each")
-    for size in (*COHORT_SIZES, len(cohort)):
-        subsets = [np.random.default_rng(seed).permutation(len(cohort))[:size] for seed in range(SUBSETS if size < len(cohort) else 1)]
-        outcomes = [run(faces, people, MAX_PHOTOS, CohortNormaliser(cohort[subset])) for subset in subsets]
-        fars = [outcome.far(COHORT_THRESHOLD) for outcome in outcomes]
-        thresholds = [outcome.threshold_for(TARGET_FAR) for outcome in outcomes]
-        print(f"  cohort {size:5d}: FAR {percent(np.mean(fars))} (at most {percent(max(fars)).strip()})  TAR "
-              f"{percent(np.mean([outcome.tar(COHORT_THRESHOLD) for outcome in outcomes]))}; threshold for FAR "
-              f"{percent(TARGET_FAR).strip()} {min(thresholds):.4f} .. {max(thresholds):.4f}")
-
-    full_cohort = CohortNormaliser(cohort)
-    for photos_each in (1, MAX_PHOTOS):
-        print(f"\nagainst gallery size N, {'one photo' if photos_each == 1 else f'up to {photos_each} photos'} each "
-              f"(FAR of the stranger probes; TAR; 10 random galleries per N pooled)")
-        print("       N " + "".join(f"  FAR@{t:.2f}" for t in SIZE_THRESHOLDS) + "  thr@FAR1%     TAR  |"
-              f" raw {DEFAULT_THRESHOLD}: FAR     TAR  | cohort {COHORT_THRESHOLD}: FAR     TAR")
-        for size in SIZES:
-            outcome, cohort_outcome = pooled(size, photos_each), pooled(size, photos_each, full_cohort)
-            threshold = outcome.threshold_for(TARGET_FAR)
-            print(f"  {size:6d} " + "".join(f"  {percent(outcome.far(t))}" for t in SIZE_THRESHOLDS)
-                  + f"  {threshold:9.4f} {percent(outcome.tar(threshold))} |"
-                  f"   {percent(outcome.far(DEFAULT_THRESHOLD))} {percent(outcome.tar(DEFAULT_THRESHOLD))} |"
-                  f"     {percent(cohort_outcome.far(COHORT_THRESHOLD))} {percent(cohort_outcome.tar(COHORT_THRESHOLD))}")
+    faceless = [
+        str(photo.path.relative_to(FACEDATA))
+        for photo, code in zip(photos, codes, strict=True)
+        if np.isnan(code[0])
+    ]
+    print(f"codes {codes_version()} from recognition.pipeline: {len(photos)} photos, no face in {faceless}")
+    print(
+        f"{len(faces.identity_people)} identities/ people; strangers: {np.sum(faces.source == 'unknown')} "
+        f"unknown/ and {np.sum(faces.strangers & (faces.source == 'pool'))} faces_pool/ photos; "
+        f"cohort: {len(cohort)} faces_pool/ photos"
+    )
+    report_raw_distance(faces)
+    people = galleries(faces, CALIBRATION_SIZE, draws=1)[0]  # one gallery: every probe searched once
+    report_normalisation(faces, people, cohort)
+    report_defaults(faces, people, cohort)
+    report_sizes(faces, cohort)
 
 
 if __name__ == "__main__":

@@ -52,8 +52,15 @@ class CohortNormaliser:
 
     def __init__(self, cohort: np.ndarray, share: float = COHORT_SHARE):
         cohort = np.asarray(cohort)
-        if cohort.ndim != 2 or cohort.shape[1] != DIM or cohort.dtype.kind != "f" or not np.isfinite(cohort).all():
-            raise ValueError(f"a cohort must be an (n, {DIM}) array of finite floats, got {cohort.dtype} {cohort.shape}")
+        if (
+            cohort.ndim != 2
+            or cohort.shape[1] != DIM
+            or cohort.dtype.kind != "f"
+            or not np.isfinite(cohort).all()
+        ):
+            raise ValueError(
+                f"a cohort must be an (n, {DIM}) array of finite floats, got {cohort.dtype} {cohort.shape}"
+            )
         if not 0 < share <= 1:
             raise ValueError(f"share must be in (0, 1], not {share}")
         self.codes = np.ascontiguousarray(cohort, np.float32)
@@ -110,7 +117,7 @@ def build_cohort(
             left_out[name] = "no face found" if not faces else f"{len(faces)} faces, expected one"
     if len(codes) < min_size:
         raise ValueError(
-            f"{len(codes)} of {len(codes) + len(left_out)} images show exactly one face; a cohort needs at least "
-            f"{min_size} faces of people who are not enrolled"
+            f"{len(codes)} of {len(codes) + len(left_out)} images show exactly one face; a cohort needs at "
+            f"least {min_size} faces of people who are not enrolled"
         )
     return np.stack(codes).astype(np.float32), left_out

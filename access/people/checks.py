@@ -1,4 +1,4 @@
-"""System checks: the engine's weights and the gallery folder are there before the first frame needs them."""
+"""System checks: the engine's settings and weights and the gallery folder, before a frame needs them."""
 
 import os
 from pathlib import Path
@@ -8,22 +8,11 @@ from django.core import checks
 
 
 @checks.register()
-def check_model_weights(app_configs, **kwargs) -> list[checks.CheckMessage]:
-    from recognition.models.weights import KINDS, dat_path
+def check_engine(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    # Imported here, not in ready(): recognition.checks imports torch, which web processes never need.
+    from recognition.checks import engine_check
 
-    errors = []
-    for kind, spec in KINDS.items():
-        try:
-            dat_path(spec.dat_name)
-        except FileNotFoundError as error:
-            errors.append(
-                checks.Error(
-                    f"The {kind} weights cannot be found: {error}",
-                    hint="pip install the face_recognition_models version pinned in requirements.txt.",
-                    id="people.E001",
-                )
-            )
-    return errors
+    return engine_check(app_configs, **kwargs)
 
 
 @checks.register()
@@ -36,6 +25,6 @@ def check_gallery_folder(app_configs, **kwargs) -> list[checks.CheckMessage]:
         checks.Error(
             f"Workers cannot save the gallery in {folder}: {nearest} is not a writable folder.",
             hint="Point FACEGATE_GALLERY_DIR at a writable folder, or fix its owner.",
-            id="people.E002",
+            id="people.E001",
         )
     ]

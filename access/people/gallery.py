@@ -2,10 +2,11 @@
 
 Every change to what the gallery should hold (a sample enrolled, a sample deleted however it was deleted,
 cascades from a person or a consent withdrawal included) bumps `GalleryHead.version` and leaves a
-`GalleryChange`, in the transaction that made the change; the model signals wired in `PeopleConfig.ready`
-catch every path through the ORM. A worker compares its gallery's version with the head before each search
-and only then reads what changed. Old changes are pruned (`prune_changes`, run by Celery beat); a gallery
-older than them is rebuilt from a snapshot.
+`GalleryChange`, in the transaction that made the change. The model signals wired in `PeopleConfig.ready`
+catch every save and delete through the ORM (`QuerySet.update` and raw SQL would slip past them: a sample's
+state changes only in `services.enroll_sample`). A worker compares its gallery's version with the head
+before each search and only then reads what changed. Old changes are pruned (`prune_changes`, run by Celery
+beat); a gallery older than them is rebuilt from a snapshot.
 """
 
 from __future__ import annotations

@@ -7,13 +7,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from access.people.checks import check_gallery_folder, check_model_weights
+from access.people.checks import check_engine, check_gallery_folder
 
 
 def test_an_installed_engine_and_a_writable_gallery_folder_pass(settings, tmp_path):
     settings.FACEGATE_GALLERY_DIR = tmp_path / "not" / "made" / "yet"
 
-    assert check_model_weights(None) == []
+    assert check_engine(None) == []
     assert check_gallery_folder(None) == []
 
 
@@ -31,10 +31,12 @@ def test_missing_weights_are_an_error_per_model(monkeypatch, tmp_path):
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
-    errors = check_model_weights(None)
+    errors = check_engine(None)
 
-    assert [error.id for error in errors] == ["people.E001"] * 3
+    assert [error.id for error in errors] == ["recognition.E002"] * 3
     assert "mmod_human_face_detector.dat is missing" in " ".join(error.msg for error in errors)
+    with pytest.raises(SystemCheckError, match="recognition.E002"):
+        call_command("check")
 
 
 def test_a_gallery_folder_that_cannot_be_made_fails_manage_py_check(settings, tmp_path):
@@ -43,6 +45,6 @@ def test_a_gallery_folder_that_cannot_be_made_fails_manage_py_check(settings, tm
     settings.FACEGATE_GALLERY_DIR = Path(blocker) / "gallery"
 
     [error] = check_gallery_folder(None)
-    assert error.id == "people.E002"
-    with pytest.raises(SystemCheckError, match="people.E002"):
+    assert error.id == "people.E001"
+    with pytest.raises(SystemCheckError, match="people.E001"):
         call_command("check")

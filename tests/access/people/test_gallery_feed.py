@@ -11,13 +11,14 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from access.celery import app
 from access.core.images import decode_image, rgb_pixels
 from access.people import services
 from access.people.gallery import DatabaseFeed, prune_changes
 from access.people.models import Consent, FaceSample, GalleryChange, GalleryHead, Person
+from recognition import tasks
 from recognition.gallery import Changes, Gallery
 from recognition.pipeline import engine
-from recognition.tasks import analyse_sample
 from tests.access.conftest import IDENTITIES
 
 THRESHOLD = 0.47
@@ -43,7 +44,7 @@ def upload(person: Person, photo: Path) -> FaceSample:
 @functools.cache
 def analysis_of(photo: Path) -> services.SampleAnalysis:
     """The engine's real analysis of a photo, made once per run (no conflict check: the gallery is empty)."""
-    return analyse_sample(engine(), Gallery(), rgb_pixels(photo.read_bytes()), person_id=0)
+    return tasks.analyse_sample(engine(), Gallery(), rgb_pixels(photo.read_bytes()), person_id=0)
 
 
 def enroll(person: Person, photo: Path) -> FaceSample:
@@ -225,3 +226,13 @@ def test_versions_become_visible_in_commit_order(photos, settings, tmp_path):
     log = list(GalleryChange.objects.filter(version__gt=start).values_list("version", "sample_id"))
     assert log == [(start + 1, first.pk), (start + 2, second.pk)]
     assert feed.head() == start + 2
+
+
+def test_celery_beat_prunes_through_a_registered_task(gul, settings):
+    [entry] = settings.CELERY_BEAT_SCHEDULE.values()
+    assert entry["task"] == tasks.prune_gallery_changes.name and entry["task"] in app.tasks
+    kept = timedelta(days=settings.FACEGATE_GALLERY_HISTORY_DAYS)
+    GalleryChange.objects.update(created_at=timezone.now() - kept)
+
+    assert tasks.prune_gallery_changes() == 2
+    assert not GalleryChange.objects.exists()
