@@ -15,43 +15,16 @@ import dataclasses
 import json
 import logging
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from recognition.config import ConfigError, EngineConfig
+from recognition.images import UnreadableImage, read_rgb
 from recognition.models.facecode import CHIP_SIZE
 from recognition.pipeline import Engine
 from recognition.types import Face
-
-
-class UnreadableImage(Exception):
-    """An input file that is not a readable image; the message says why in plain words."""
-
-
-def read_image(path: Path) -> np.ndarray:
-    """The (H, W, 3) uint8 RGB pixels of an image file, or UnreadableImage saying what is wrong with it."""
-    try:
-        with warnings.catch_warnings():
-            # Past its warning limit Pillow decodes anyway; an image that large would exhaust memory here.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                return np.asarray(image.convert("RGB"))
-    except FileNotFoundError:
-        raise UnreadableImage("no such file") from None
-    except IsADirectoryError:
-        raise UnreadableImage("is a directory, not an image") from None
-    except PermissionError:
-        raise UnreadableImage("permission denied") from None
-    except UnidentifiedImageError:
-        raise UnreadableImage("not an image (Pillow cannot identify the file's format)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise UnreadableImage(f"too many pixels ({error})") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise UnreadableImage(f"corrupt or truncated image ({error})") from None
 
 
 def _number(value: float) -> int | float:
@@ -71,7 +44,7 @@ def run_images(
     failed = 0
     for path in paths:
         try:
-            image = read_image(Path(path))
+            image = read_rgb(Path(path))
         except UnreadableImage as error:
             print(f"{path}: {error}", file=sys.stderr)
             failed += 1

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from PIL import Image, UnidentifiedImageError
 
+from recognition.images import read_rgb
+
 ACCEPTED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 
@@ -29,9 +31,8 @@ class DecodedImage:
 
 
 def rgb_pixels(data: bytes) -> np.ndarray:
-    """An image file's pixels as an HxWx3 uint8 RGB array."""
-    with Image.open(BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB"))
+    """A stored photo's pixels as an HxWx3 uint8 RGB array, upright as its EXIF tag says."""
+    return read_rgb(data)
 
 
 def check_upload_size(size: int) -> None:

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recognition.models.dlib_format import Layer, affine_from_bn, read_network
+from recognition.models.dlib_format import affine_from_bn, folded_conv, read_network
 from recognition.models.weights import load_weights
 from recognition.types import Face
 
@@ -127,7 +127,7 @@ def convert_dat(path: Path) -> dict[str, torch.Tensor]:
     affines = [layer for layer in body if layer.kind == "affine"] + [None]
     state_dict: dict[str, torch.Tensor] = {}
     for (name, conv), con, affine in zip(convs, cons, affines, strict=True):
-        weight, bias = _folded_conv(con, affine, conv)
+        weight, bias = folded_conv(con, affine, tuple(conv.weight.shape), conv.stride, conv.padding)
         state_dict[f"{name}.weight"] = torch.from_numpy(weight)
         state_dict[f"{name}.bias"] = torch.from_numpy(bias)
     window = options["detector_windows"][0]
@@ -140,27 +140,6 @@ def convert_dat(path: Path) -> dict[str, torch.Tensor]:
     )
     state_dict["pyramid_padding"] = torch.tensor(padding, dtype=torch.int64)
     return state_dict
-
-
-def _folded_conv(con: Layer, affine: Layer | None, conv: nn.Conv2d) -> tuple[np.ndarray, np.ndarray]:
-    """Weights of a conv followed by a per-channel affine layer, as one conv: exact up to float rounding."""
-    attrs = con.attrs
-    found = (
-        con.params["weight"].shape,
-        (attrs["stride_y"], attrs["stride_x"]),
-        (attrs["padding_y"], attrs["padding_x"]),
-    )
-    expected = (tuple(conv.weight.shape), conv.stride, conv.padding)
-    if found != expected:
-        raise ValueError(f"dlib con layer {found} does not fit the torch conv {expected}")
-    if affine is None:
-        return con.params["weight"], con.params["bias"]
-    if affine.attrs["mode"] != "conv":
-        raise ValueError("a per-element affine layer where a per-channel one belongs")
-    gamma = affine.params["gamma"].astype(np.float64)
-    weight = con.params["weight"] * gamma[:, None, None, None]
-    bias = con.params["bias"] * gamma + affine.params["beta"]
-    return weight.astype(np.float32), bias.astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------------ pyramid
@@ -402,7 +381,9 @@ class FaceDetector:
         for index, image in enumerate(images):
             groups.setdefault(image.shape[:2], []).append(index)
         results: list[list[Face]] = [[] for _ in images]
-        for indices in groups.values():
+        for (height, width), indices in groups.items():
+            if min(height * scale, width * scale) < min(self.decoding.window):
+                continue  # smaller than the detector window: no face fits, and the convs would not either
             detections_per_image = self._detect_same_size([images[i] for i in indices], levels, upsample)
             for index, detections in zip(indices, detections_per_image, strict=True):
                 results[index] = [_face(box, score, upsample) for box, score in detections]

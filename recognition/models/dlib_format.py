@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["DlibFormatError", "DlibReader", "Layer", "affine_from_bn", "read_network"]
+__all__ = ["DlibFormatError", "DlibReader", "Layer", "affine_from_bn", "folded_conv", "read_network"]
 
 T = TypeVar("T")
 
@@ -515,3 +515,33 @@ _DETAIL_READERS: dict[str, Callable[[DlibReader], Layer]] = {
     "relu_": lambda reader: Layer("relu"),
     "add_prev_": lambda reader: Layer("add_prev"),
 }
+
+
+def folded_conv(
+    con: Layer,
+    affine: Layer | None,
+    shape: tuple[int, ...],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weight and bias of a con_ layer with the per-channel affine_ after it folded in: exact up to rounding.
+
+    `shape`, `stride` and `padding` are the torch conv's, checked against the file so that a layout slip
+    fails loudly.
+    """
+    attrs = con.attrs
+    found = (
+        con.params["weight"].shape,
+        (attrs["stride_y"], attrs["stride_x"]),
+        (attrs["padding_y"], attrs["padding_x"]),
+    )
+    if found != (tuple(shape), tuple(stride), tuple(padding)):
+        raise ValueError(f"dlib con layer {found} does not fit the torch conv {(shape, stride, padding)}")
+    if affine is None:
+        return con.params["weight"], con.params["bias"]
+    if affine.attrs["mode"] != "conv":
+        raise ValueError("a per-element affine layer where a per-channel one belongs")
+    gamma = affine.params["gamma"].astype(np.float64)
+    weight = con.params["weight"] * gamma[:, None, None, None]
+    bias = con.params["bias"] * gamma + affine.params["beta"]
+    return weight.astype(np.float32), bias.astype(np.float32)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recognition.models.dlib_format import Layer, read_network
+from recognition.models.dlib_format import folded_conv, read_network
 from recognition.models.weights import load_weights
 from recognition.types import Face
 
@@ -92,23 +92,6 @@ def _dlib_layer_kinds() -> list[str]:
     return kinds[::-1]
 
 
-def _folded_conv(con: Layer, affine: Layer, conv: nn.Conv2d) -> tuple[np.ndarray, np.ndarray]:
-    """Weights of conv followed by a per-channel affine, as one conv: exact up to float rounding."""
-    attrs = con.attrs
-    found = (
-        con.params["weight"].shape,
-        (attrs["stride_y"], attrs["stride_x"]),
-        (attrs["padding_y"], attrs["padding_x"]),
-    )
-    expected = (tuple(conv.weight.shape), conv.stride, conv.padding)
-    if found != expected:
-        raise ValueError(f"dlib con layer {found} does not fit the torch conv {expected}")
-    gamma = affine.params["gamma"].astype(np.float64)
-    weight = con.params["weight"] * gamma[:, None, None, None]
-    bias = con.params["bias"] * gamma + affine.params["beta"]
-    return weight.astype(np.float32), bias.astype(np.float32)
-
-
 def convert_dat(path: Path) -> dict[str, torch.Tensor]:
     """State dict of `FaceCodeNet` from dlib's .dat (the timm checkpoint_filter_fn of this model)."""
     layers = read_network(path)
@@ -132,7 +115,7 @@ def convert_dat(path: Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"{path} has per-element affine layers where per-channel ones belong")
     state_dict = {"mean_rgb": torch.tensor(input_layer.attrs["mean_rgb"], dtype=torch.float32)}
     for (name, conv), con, affine in zip(convs, cons, affines, strict=True):
-        weight, bias = _folded_conv(con, affine, conv)
+        weight, bias = folded_conv(con, affine, tuple(conv.weight.shape), conv.stride, conv.padding)
         state_dict[f"{name}.weight"] = torch.from_numpy(weight)
         state_dict[f"{name}.bias"] = torch.from_numpy(bias)
     state_dict["fc.weight"] = torch.from_numpy(from_input[-2].params["weight"])

@@ -157,6 +157,16 @@ def test_batch_matches_single_images_of_mixed_sizes(detector):
     assert len(batch[0]) == len(batch[2]) >= 2
 
 
+@pytest.mark.parametrize("size", [1, 5, 40])
+def test_an_image_smaller_than_the_detector_window_has_no_face(detector, size):
+    portrait = photo("identities/Barack_Obama/1.jpg")
+    tiny = np.ascontiguousarray(
+        portrait[:: max(1, portrait.shape[0] // size), :: max(1, portrait.shape[1] // size)]
+    )
+    assert detector.detect(tiny[:size, :size]) == []
+    assert detector.detect(tiny[:size, :size], upsample=1) == []
+
+
 @pytest.mark.parametrize(
     "bad",
     [np.zeros((64, 64), np.uint8), np.zeros((64, 64, 4), np.uint8), np.zeros((64, 64, 3)), "image.jpg"],
