@@ -1,8 +1,9 @@
 """The calibrated thresholds and the cohort normaliser, on a small real subset of the shared faces.
 
-Ten identities/ people enrolled from 3 photos each and probed with 2 more, 20 never-enrolled unknown/ people,
-and a cohort of 40 faces_pool/ photos (other people again), all coded by the engine once per module.
-The rate bounds leave room for a subset this small around what bench/identify.py measures on all the data.
+Ten identities/ people enrolled from 3 photos each and probed with 2 more, 42 never-enrolled unknown/ people,
+and a cohort of 40 faces_pool/ photos (other people again), all coded by the engine once per module. The
+rate bounds leave room for a subset this small around what bench/identify.py measures on all the data; the
+subset itself gives TAR 0.65 raw and 0.80 with the cohort, and lets no stranger in at either default.
 """
 
 import os
@@ -62,7 +63,7 @@ class Subset:
         cohort = sorted((FACEDATA / "faces_pool").glob("*.jpg"))[::75]
         self.enrolled, self.enrolled_people = self._codes(coder, enrolled), self._people(enrolled, people)
         self.probes, self.probe_people = self._codes(coder, probes), self._people(probes, people)
-        self.strangers = self._codes(coder, strangers[::25])
+        self.strangers = self._codes(coder, strangers[::12])
         self.cohort = self._codes(coder, cohort)
 
     @staticmethod
@@ -144,8 +145,8 @@ def test_never_enrolled_people_are_rejected_at_the_default_thresholds(subset, th
 
     found = accepted(subset.gallery(), subset.strangers, threshold, normaliser)
 
-    # bench/identify.py: FAR under 1% at N=300 and about 0.2% at N=50; with 10 enrolled, 2 in 20 is wide
-    assert sum(person is not None for person in found) <= 2, f"strangers accepted as {found}"
+    # bench/identify.py: FAR under 1% at N=300, 0.1-0.2% at N=50; dlib's 0.6 lets 4 of these 42 in
+    assert sum(person is not None for person in found) <= 1, f"strangers accepted as {found}"
 
 
 def test_a_saved_cohort_scores_as_the_original(subset):
@@ -170,8 +171,10 @@ def test_a_cohort_of_another_model_or_no_cohort_at_all_is_refused(subset):
         CohortNormaliser.from_bytes(b"GIF89a not a cohort", Engine.model_version)
     with pytest.raises(ValueError, match="finite"):
         CohortNormaliser(np.where(np.arange(128) == 0, np.nan, subset.cohort))
-    with pytest.raises(ValueError, match=r"\(n, 128\)"):
+    with pytest.raises(ValueError, match=r"non-empty \(n, 128\)"):
         CohortNormaliser(subset.cohort[:, :64])
+    with pytest.raises(ValueError, match=r"non-empty \(n, 128\)"):
+        CohortNormaliser(subset.cohort[:0])
     with pytest.raises(ValueError, match="share"):
         CohortNormaliser(subset.cohort, share=0)
 
