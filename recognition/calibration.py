@@ -11,8 +11,8 @@ distances by how close its nearest strangers in the cohort come. At the same FAR
 person, it accepts 90.9% of genuine probes against 76.9% for raw distance (+14.0 points, 95% interval over
 people +11.1 .. +17.1), and at FAR 0.1% about 83% against 39% (2,437 strangers: indicative only). The cohort
 is the operator's own: faces of people who are not enrolled, from the site's own cameras where possible,
-coded with `build_cohort`, saved with `to_bytes`, encrypted and kept outside the repository. FaceGate never
-ships one.
+coded with `build_cohort`, saved with `to_bytes`, encrypted and kept outside the repository
+(`python manage.py build_cohort DIR` does all three). FaceGate never ships one.
 """
 
 import io
@@ -23,6 +23,7 @@ import faiss
 import numpy as np
 
 from recognition.gallery import DIM
+from recognition.operating_point import COHORT_THRESHOLD, DEFAULT_THRESHOLD  # exported with their evidence
 from recognition.types import Face
 
 __all__ = [
@@ -34,13 +35,6 @@ __all__ = [
     "build_cohort",
 ]
 
-# Raw Euclidean distance, for a gallery without a cohort: 0.4394 accepts 1% of the strangers at N=300 with up
-# to 3 photos each (cross-validated: FAR 1.07%, TAR 76.9%); rounded down to 0.435: FAR 0.84%, TAR 75.6%.
-# FAR at 0.435 grows with N: 0.23% at 50, 0.48% at 150, 0.84% at 300 enrolled; re-run the bench past 300.
-DEFAULT_THRESHOLD = 0.435
-# `CohortNormaliser` scores: the lowest threshold for FAR 1% at N=300 over ten random cohorts of
-# MIN_COHORT_SIZE faces is 0.7859 (0.8028 with all 1,062), rounded down to 0.785: TAR about 88%.
-COHORT_THRESHOLD = 0.785
 COHORT_SHARE = 0.01  # of the cohort, nearest first: the mean distance to these is the query's scale
 MIN_COHORT_SIZE = 300
 _FORMAT = 1

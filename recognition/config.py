@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recognition.calibration import DEFAULT_THRESHOLD
 from recognition.models.weights import cache_dir
+from recognition.operating_point import COHORT_THRESHOLD, DEFAULT_THRESHOLD
 
 __all__ = ["ConfigError", "EngineConfig", "QualityConfig"]
 
@@ -122,14 +122,25 @@ class EngineConfig(_Validated):
         le=4000,
     )
     # dlib's 0.6 is a pair-verification operating point: with 150 people enrolled from one LFW photo each, it
-    # lets 47% of never-enrolled people match someone. The default is calibrated for 1:N search from a
-    # false-accept target by bench/identify.py (see recognition.calibration).
+    # lets 47% of never-enrolled people match someone. Both defaults are calibrated for 1:N search from a
+    # false-accept target by bench/identify.py (see recognition.calibration); Django's settings read the
+    # same variable with the same default.
     match_threshold: float = _setting(
         DEFAULT_THRESHOLD,
         env="FACEGATE_MATCH_THRESHOLD",
-        help="largest face-code distance that counts as the same person (default: 1% false accepts)",
+        help="largest face-code distance that counts as the same person: in enrollment's conflict check, and "
+        "at cameras without a threshold of their own while no cohort is installed (default: 1% false "
+        "accepts)",
         ge=0.05,
         le=2.0,
+    )
+    cohort_threshold: float = _setting(
+        COHORT_THRESHOLD,
+        env="FACEGATE_COHORT_THRESHOLD",
+        help="largest cohort-normalised score that counts as the same person, at cameras without a "
+        "threshold of their own while a cohort is installed (default: 1% false accepts)",
+        ge=0.05,
+        le=2.0,  # a score of 1 is as far as the query's nearest strangers; 2 would let nearly anyone in
     )
     cache_dir: Path = _setting(
         env="FACEGATE_CACHE_DIR",

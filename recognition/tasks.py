@@ -21,9 +21,11 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 if TYPE_CHECKING:
+    from access.people.cohort import InstalledCohort
     from access.people.gallery import DatabaseFeed
     from access.people.services import SampleAnalysis
     from recognition.gallery import Gallery, Identification
+    from recognition.operating_point import Scoring
     from recognition.pipeline import Engine
     from recognition.types import Face
 
@@ -37,14 +39,17 @@ RESAVE_AFTER_S = 3600
 
 
 class RecognitionTask(DjangoTask):
-    """Base of the tasks that use the engine and the gallery: each made once per worker process, on first use.
+    """Base of the tasks that use the engine, the gallery and the cohort: each made once per worker process,
+    on first use.
 
-    Celery makes one instance of each task per process; the engine and the gallery are held by the class, so
-    every recognition task of a process shares them.
+    Celery makes one instance of each task per process; the engine, the gallery and the cohort are held by the
+    class, so every recognition task of a process shares them.
     """
 
     _gallery: Gallery | None = None
     _gallery_lock = threading.Lock()
+    _cohort: InstalledCohort | None = None
+    _cohort_lock = threading.Lock()
 
     @property
     def engine(self) -> Engine:
@@ -64,6 +69,23 @@ class RecognitionTask(DjangoTask):
                 )
         RecognitionTask._gallery.sync(feed)
         return RecognitionTask._gallery
+
+    def scoring(self, camera_threshold: float | None = None) -> Scoring:
+        """How to score faces seen by a camera with this threshold of its own (None: it has none), with the
+        process's cohort, read again when `manage.py build_cohort` replaces it."""
+        from access.people.cohort import InstalledCohort
+        from recognition.operating_point import scoring_for
+
+        with RecognitionTask._cohort_lock:
+            if RecognitionTask._cohort is None:
+                RecognitionTask._cohort = InstalledCohort()
+        engine = self.engine
+        return scoring_for(
+            camera_threshold,
+            RecognitionTask._cohort.get(engine.model_version),
+            default_threshold=engine.config.match_threshold,
+            cohort_threshold=engine.config.cohort_threshold,
+        )
 
 
 def open_gallery(path: Path, feed: DatabaseFeed) -> Gallery:
@@ -95,13 +117,14 @@ def analyse_sample(engine: Engine, gallery: Gallery, pixels: np.ndarray, person_
 
 
 def identify(
-    image: np.ndarray, engine: Engine, gallery: Gallery, threshold: float, min_face_size: int | None = None
+    image: np.ndarray, engine: Engine, gallery: Gallery, scoring: Scoring, min_face_size: int | None = None
 ) -> list[tuple[Face, Identification]]:
-    """Every face of an RGB image, with the enrolled persons it matches within `threshold`; sync first."""
+    """Every face of an RGB image, with the enrolled persons it matches under `scoring`; sync first."""
     faces = engine.analyse(image, min_face_size)
     if not faces:
         return []
-    identifications = gallery.identify(np.stack([face.code for face in faces]), threshold)
+    codes = np.stack([face.code for face in faces])
+    identifications = gallery.identify(codes, scoring.threshold, normaliser=scoring.normaliser)
     return list(zip(faces, identifications, strict=True))
 
 
@@ -139,17 +162,22 @@ def enroll_sample(self: RecognitionTask, sample_id: int) -> str | None:
 
 @shared_task(base=RecognitionTask, bind=True, soft_time_limit=30, time_limit=40)
 def identify_image(self: RecognitionTask, image_base64: str) -> list[dict]:
-    """Who is in a photo: each face's box and the enrolled persons within the match threshold, best first."""
+    """Who is in a photo: each face's box and the enrolled persons it matches under the default scoring (the
+    cohort's while one is installed), best first."""
     from access.core.images import rgb_pixels
 
     pixels = rgb_pixels(base64.b64decode(image_base64, validate=True))
-    engine = self.engine
-    found = identify(pixels, engine, self.synced_gallery(), engine.config.match_threshold)
+    found = identify(pixels, self.engine, self.synced_gallery(), self.scoring())
     return [
         {
             "box": [float(edge) for edge in face.box],
             "matches": [
-                {"person_id": match.person_id, "sample_id": match.sample_id, "distance": match.distance}
+                {
+                    "person_id": match.person_id,
+                    "sample_id": match.sample_id,
+                    "distance": match.distance,
+                    "score": match.score,
+                }
                 for match in identification.matches
             ],
         }

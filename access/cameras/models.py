@@ -34,7 +34,12 @@ class Camera(models.Model):
     match_threshold = models.FloatField(
         null=True,
         blank=True,
-        help_text="Largest face-code distance that counts as a match; empty uses FACEGATE_MATCH_THRESHOLD.",
+        help_text=(
+            "Largest raw face-code distance that counts as a match at this camera, obeyed as it is. Empty: "
+            "cohort-normalised scores against FACEGATE_COHORT_THRESHOLD while an impostor cohort is "
+            "installed (manage.py build_cohort; more enrolled faces accepted at the same false-accept rate), "
+            "else raw distance against FACEGATE_MATCH_THRESHOLD."
+        ),
     )
     device_account = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -71,6 +76,7 @@ class Camera(models.Model):
 
     @property
     def effective_match_threshold(self) -> float:
+        """The raw-distance threshold; a camera without its own uses the cohort while one is installed."""
         if self.match_threshold is None:
             return settings.FACEGATE_MATCH_THRESHOLD
         return self.match_threshold

@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 
+from recognition.operating_point import DEFAULT_THRESHOLD
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
@@ -147,7 +149,10 @@ MQTT_URL = env.str("MQTT_URL", default="")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEY", default=[]) or [
     _persisted_secret(DATA_DIR / "field_encryption_key", lambda: Fernet.generate_key().decode())
 ]
-FACEGATE_MATCH_THRESHOLD = env.float("FACEGATE_MATCH_THRESHOLD", default=0.6)
+# The same variable and default as the engine's (recognition.config): a raw face-code distance.
+FACEGATE_MATCH_THRESHOLD = env.float("FACEGATE_MATCH_THRESHOLD", default=DEFAULT_THRESHOLD)
+# The impostor cohort `manage.py build_cohort` saves, encrypted; workers score with it while it is there.
+FACEGATE_COHORT_FILE = Path(env.str("FACEGATE_COHORT_FILE", default=str(DATA_DIR / "cohort.enc")))
 # Each worker process saves its gallery here, so that a restart loads it rather than decrypting every code.
 FACEGATE_GALLERY_DIR = Path(env.str("FACEGATE_GALLERY_DIR", default=str(DATA_DIR / "gallery")))
 # Gallery changes are kept this long; a worker offline for longer rebuilds its gallery from the database.

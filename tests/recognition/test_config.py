@@ -74,7 +74,7 @@ def test_describe_names_every_variable_with_its_value():
     lines = EngineConfig(min_face_size=100).describe()
 
     assert "FACEGATE_MIN_FACE_SIZE=100  # " in "\n".join(lines)
-    assert len(lines) == 9 and all(line.startswith("FACEGATE_") for line in lines)
+    assert len(lines) == 10 and all(line.startswith("FACEGATE_") for line in lines)
 
 
 def test_the_django_check_reports_a_bad_setting_by_its_name(monkeypatch):

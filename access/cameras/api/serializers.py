@@ -6,7 +6,13 @@ from ..models import Camera
 
 
 class CameraSerializer(ValidatedModelSerializer):
-    effective_match_threshold = serializers.FloatField(read_only=True)
+    effective_match_threshold = serializers.FloatField(
+        read_only=True,
+        help_text=(
+            "The raw face-code distance threshold: match_threshold, else FACEGATE_MATCH_THRESHOLD. A camera "
+            "without its own threshold uses cohort-normalised scores instead while a cohort is installed."
+        ),
+    )
 
     class Meta:
         model = Camera
