@@ -4,9 +4,6 @@
 # Debian only; run as root or with sudo available.
 set -euo pipefail
 
-PG_ROLE=${FACEGATE_TEST_PG_ROLE:-facegate}
-PG_PASSWORD=${FACEGATE_TEST_PG_PASSWORD:-facegate}
-
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
@@ -41,22 +38,25 @@ wait_for_port() {
 install_missing redis-server:redis-server mosquitto:mosquitto pg_ctlcluster:postgresql \
     chromium:chromium chromedriver:chromium-driver
 
-# PostgreSQL: the first cluster Debian made (15/main on bookworm).
+# PostgreSQL: the first cluster Debian made (15/main on bookworm), or a new one where there is none.
+if [ -z "$(pg_lsclusters --no-header)" ]; then
+    as_root pg_createcluster "$(ls /usr/lib/postgresql | sort -V | tail -n 1)" main
+fi
 read -r pg_version pg_cluster pg_port _ < <(pg_lsclusters --no-header | head -n 1)
 if ! port_open "$pg_port"; then
     as_root pg_ctlcluster "$pg_version" "$pg_cluster" start
 fi
 wait_for_port PostgreSQL "$pg_port"
-# A password role for TCP logins, since Debian's pg_hba.conf asks for scram on 127.0.0.1.
+# The password role access.settings.test logs in with: Debian's pg_hba.conf asks for scram on 127.0.0.1.
 # CREATEDB lets pytest-django create and drop its test database.
-as_root runuser -u postgres -- psql --quiet --port "$pg_port" -v ON_ERROR_STOP=1 <<SQL
-DO \$\$
+as_root runuser -u postgres -- psql --quiet --port "$pg_port" -v ON_ERROR_STOP=1 <<'SQL'
+DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') THEN
-        CREATE ROLE $PG_ROLE LOGIN CREATEDB PASSWORD '$PG_PASSWORD';
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'facegate') THEN
+        CREATE ROLE facegate LOGIN CREATEDB PASSWORD 'facegate';
     END IF;
 END
-\$\$;
+$$;
 SQL
 
 # Redis and Mosquitto are started directly rather than through their init scripts, which assume systemd's
