@@ -1,7 +1,6 @@
 """Celery through the real broker (Redis, as deploy/test.sh runs it) and a real worker process."""
 
 import os
-from pathlib import Path
 
 import pytest
 from django.db import InterfaceError, OperationalError
@@ -9,6 +8,7 @@ from django.db import InterfaceError, OperationalError
 from access.celery import app
 from recognition import tasks
 from tests.conftest import descends_from
+from tests.facedata import FACEDATA
 
 
 def test_broker_is_a_real_server():
@@ -43,9 +43,6 @@ def test_enrollment_survives_worker_loss_and_retries_transient_database_errors()
     assert task.soft_time_limit < task.time_limit
 
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA") or Path(__file__).resolve().parents[1] / ".." / "shared" / "facedata"
-)
 
 
 @pytest.fixture

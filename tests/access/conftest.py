@@ -1,6 +1,5 @@
 """Fixtures for the access apps: users per role with real API tokens, a small site, and real photos."""
 
-import os
 from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
@@ -16,10 +15,8 @@ from access.accounts.roles import Role
 from access.cameras.models import Camera
 from access.doors.models import Door, DoorGroup
 from access.people.models import Consent, Person
+from tests.facedata import FACEDATA
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA") or Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata"
-)
 IDENTITIES = FACEDATA / "identities"
 
 ANONYMOUS = "anonymous"

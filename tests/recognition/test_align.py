@@ -6,7 +6,6 @@ dlib's own 5 landmarks through our keypoint names.
 """
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,8 @@ from PIL import Image
 
 from recognition.align import DLIB_5_POINT_NAMES, TEMPLATE, chip_transform, extract_chip, face_chip
 from recognition.models.weights import dat_path
+from tests.facedata import FACEDATA
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
-)
 IDENTITIES = FACEDATA / "identities"
 EXTRA_PEOPLE = ("Barack_Obama", "Kit_Harington", "Alex_Lacamoire")  # larger photos than LFW's 250x250
 LFW_SAMPLE = 20

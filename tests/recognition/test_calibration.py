@@ -6,7 +6,6 @@ rate bounds leave room for a subset this small around what bench/identify.py mea
 subset itself gives TAR 0.65 raw and 0.80 with the cohort, and lets no stranger in at either default.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,8 @@ from recognition.calibration import (
 )
 from recognition.gallery import Gallery
 from recognition.pipeline import Engine, engine
+from tests.facedata import FACEDATA
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
-)
 ENROLLED_PHOTOS, PROBE_PHOTOS = 3, 2
 MISFILED = "Sung_Hong_Choi_0001.jpg"  # LFW's second name for identities/Choi_Sung-hong: not a stranger
 

@@ -1,7 +1,6 @@
 """`python -m recognition`: JSON lines for good images, a named reason on stderr for each bad one."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +12,9 @@ from PIL import Image
 from recognition.__main__ import main
 from recognition.config import EngineConfig
 from recognition.pipeline import Engine
+from tests.facedata import FACEDATA
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FACEDATA = Path(os.environ.get("FACEGATE_FACEDATA", REPO_ROOT / ".." / "shared" / "facedata"))
 FACE = FACEDATA / "identities" / "Abdoulaye_Wade" / "1.jpg"
 GROUP = FACEDATA / "scenes" / "group_face_recognition_two_people.jpg"
 

@@ -1,8 +1,6 @@
 """CPU tests of the torch MMOD face detector: pyramid layout, decoding, pyramid bounds and the wrapper."""
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,10 +20,8 @@ from recognition.models.detector import (
     tiled_pyramid,
 )
 from recognition.models.weights import dat_path
+from tests.facedata import FACEDATA
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
-)
 # what mmod_human_face_detector.dat and the network's geometry give
 DECODING = Decoding(
     stride=8, offset=14, context=94, window=(80.0, 80.0), nms_overlap=(0.3382761351109955, 1.0)

@@ -7,7 +7,6 @@ minimum and maximum face size, every dlib face within the bounds must still be f
 score: the cells searched see exactly what they see in dlib's whole pyramid).
 """
 
-import os
 from pathlib import Path
 
 import cv2
@@ -17,12 +16,10 @@ from PIL import Image
 
 from recognition.models.detector import FaceDetector
 from recognition.models.weights import dat_path
+from tests.facedata import FACEDATA
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin is the reference for the parity test")
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
-)
 MIN_IOU = 0.9
 MAX_SCORE_DIFFERENCE = 0.05
 LFW_SAMPLE = 8  # the first photo of people spread evenly through the sorted LFW names

@@ -4,7 +4,6 @@ Chips come from dlib's own pipeline on real photos (HOG detector, 5-point shape 
 size 150 and padding 0.25), so only the network differs between the two codes.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +12,10 @@ from PIL import Image
 
 from recognition.models.facecode import FaceCoder
 from recognition.models.weights import dat_path
+from tests.facedata import FACEDATA
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin is the reference for the parity test")
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
-)
 IDENTITIES = FACEDATA / "identities"
 EXTRA_PEOPLE = ("Barack_Obama", "Kit_Harington", "Alex_Lacamoire")  # larger photos from face_recognition
 LFW_SAMPLE = 30

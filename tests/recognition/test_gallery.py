@@ -1,7 +1,6 @@
 """The FAISS gallery on real dlib face codes of the shared identities and unknowns."""
 
 import multiprocessing
-import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -12,10 +11,8 @@ import pytest
 
 from bench.gallery import RealCodes, face_codes, identity_photos, synthetic_codes, unknown_photos
 from recognition.gallery import Changes, Gallery, MemoryFeed
+from tests.facedata import FACEDATA
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
-)
 pytestmark = pytest.mark.skipif(
     not (FACEDATA / "identities").is_dir(),
     reason=f"no shared face data at {FACEDATA} (set FACEGATE_FACEDATA)",

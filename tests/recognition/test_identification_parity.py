@@ -11,7 +11,6 @@ and the crop halves dlib's time (0.25 s a photo on one core). Both pipelines see
 
 import functools
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -23,10 +22,8 @@ from recognition.config import EngineConfig
 from recognition.gallery import Gallery
 from recognition.models.weights import dat_path
 from recognition.pipeline import Engine
+from tests.facedata import FACEDATA
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
-)
 IDENTITIES = FACEDATA / "identities"
 EVERY_NTH_PERSON = 5
 CROP = 160

@@ -1,4 +1,3 @@
-import os
 from io import BytesIO
 from pathlib import Path
 
@@ -7,10 +6,8 @@ import pytest
 from PIL import Image
 
 from recognition.images import UnreadableImage, read_rgb
+from tests.facedata import FACEDATA
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
-)
 PHOTO = FACEDATA / "identities" / "Barack_Obama" / "1.jpg"
 
 

@@ -4,7 +4,6 @@ Both predictors get the same rectangles (dlib's HOG detector on real photos, plu
 out of the image) and must give the same points; dlib rounds them to whole pixels, and so does the port.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +15,8 @@ from recognition.models.dlib_format import DlibFormatError
 from recognition.models.landmarks import LandmarkPredictor, convert_dat
 from recognition.models.weights import dat_path
 from recognition.types import Face
+from tests.facedata import FACEDATA
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
-)
 IDENTITIES = FACEDATA / "identities"
 CROWD = FACEDATA / "scenes" / "group_dlib_bald_guys.jpg"  # a collage of about 25 faces
 EXTRA_PEOPLE = ("Barack_Obama", "Kit_Harington", "Alex_Lacamoire")  # larger photos than LFW's 250x250

@@ -1,6 +1,5 @@
 """The engine from pixels to faces with codes, on real photos: identities, group photos, no-face photos."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +12,8 @@ from recognition.config import EngineConfig
 from recognition.models.landmarks import LandmarkPredictor
 from recognition.pipeline import Engine, engine, resolve_device
 from recognition.types import Face, Point
+from tests.facedata import FACEDATA
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
-)
 SCENES = FACEDATA / "scenes"
 PEOPLE = ("Abdoulaye_Wade", "Calista_Flockhart", "Kristen_Breitweiser", "Steve_Mariucci")
 GROUPS = {  # photo: faces of 80 px and more in it

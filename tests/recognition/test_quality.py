@@ -1,7 +1,6 @@
 """Enrollment quality verdicts on real photos, and the pose figures on keypoints of known geometry."""
 
 import math
-import os
 from pathlib import Path
 
 import cv2
@@ -13,10 +12,8 @@ from recognition.config import EngineConfig
 from recognition.gallery import Gallery
 from recognition.pipeline import Engine
 from recognition.quality import NOSE_DEPTH_RATIO, conflicting_person, roll, yaw
+from tests.facedata import FACEDATA
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
-)
 IDENTITIES = FACEDATA / "identities"
 FRONTAL = IDENTITIES / "Jose_Manuel_Durao_Barroso" / "1.jpg"  # sharp, yaw about -2 degrees
 TURNED = IDENTITIES / "Arnold_Schwarzenegger" / "1.jpg"  # turned towards the image's right, about 42 degrees

@@ -1,7 +1,5 @@
 """CPU smoke test of the face code network on real aligned chips (dlib's "johns" crops, 150x150)."""
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,10 +7,8 @@ from PIL import Image
 
 from recognition.models.facecode import FaceCoder
 from recognition.types import Face
+from tests.facedata import FACEDATA
 
-FACEDATA = Path(
-    os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[3] / ".." / "shared" / "facedata")
-)
 JOHNS = FACEDATA / "identities_aligned_crops"
 
 pytestmark = pytest.mark.skipif(not JOHNS.is_dir(), reason=f"real face data is absent: no {JOHNS}")
