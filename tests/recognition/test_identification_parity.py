@@ -88,8 +88,9 @@ def test_identification_gives_dlibs_rank1_answer_for_every_probe():
     pytest.importorskip("dlib", reason="dlib-bin is the reference for identification parity")
     pairs = enrolled_and_probe_photos()
     photos = [photo for pair in pairs for photo in pair]
-    # fork: the workers need only dlib (single-threaded, no OpenMP), not a fresh import of torch
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as workers:
+    # spawn, not fork: a forked child of a process that has already run dlib's CNN waits forever on dlib's
+    # thread pool, which the fork did not copy
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as workers:
         dlib_jobs = workers.map(dlib_code, photos, chunksize=8)
         ours = our_codes(Engine(EngineConfig(device="cpu")), photos)  # meanwhile
         reference = list(dlib_jobs)
