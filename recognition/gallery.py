@@ -10,13 +10,12 @@ Every worker process holds its own `Gallery` and calls `sync(feed)` before it se
 cheaply whether anything changed since the gallery's version, and only then hands over the changes.
 """
 
+import io
 import math
-import os
 import threading
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import faiss
@@ -240,30 +239,24 @@ class Gallery:
 
     # persistence
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the index, the sample-to-person map and the version to one file, atomically."""
-        path = Path(path)
+    def to_bytes(self) -> bytes:
+        """The index, the sample-to-person map and the version as one file's content.
+
+        It holds face codes: the caller encrypts it before it touches the disk.
+        """
         with self._lock:
             index = faiss.serialize_index(self._index)
             samples, persons = self._owners.samples.copy(), self._owners.persons.copy()
             version = self._version
-        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            with open(partial, "wb") as file:
-                np.savez(
-                    file, format=_SAVE_FORMAT, version=version, index=index, samples=samples, persons=persons
-                )
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
+        buffer = io.BytesIO()
+        np.savez(buffer, format=_SAVE_FORMAT, version=version, index=index, samples=samples, persons=persons)
+        return buffer.getvalue()
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **options: Any) -> "Gallery":
-        """A gallery saved by `save`; `options` as for the constructor. Any other file raises ValueError."""
+    def from_bytes(cls, data: bytes, **options: Any) -> "Gallery":
+        """A gallery from `to_bytes`; `options` as for the constructor. Anything else raises ValueError."""
         try:
-            with np.load(path, allow_pickle=False) as saved:
+            with np.load(io.BytesIO(data), allow_pickle=False) as saved:
                 if int(saved["format"]) != _SAVE_FORMAT:
                     raise ValueError(f"format {int(saved['format'])}, expected {_SAVE_FORMAT}")
                 index = faiss.deserialize_index(saved["index"])
@@ -271,7 +264,7 @@ class Gallery:
             if index.d != DIM or index.ntotal != len(samples) or len(samples) != len(persons):
                 raise ValueError("index and sample map disagree")
         except (zipfile.BadZipFile, KeyError, ValueError, RuntimeError, EOFError) as error:
-            raise ValueError(f"{path} is not a saved gallery: {error}") from error
+            raise ValueError(f"not a saved gallery: {error}") from error
         gallery = cls(**options)
         with gallery._lock:
             gallery._owners = _Owners(samples, persons)

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 # A lost database connection or a deadlock victim is worth another try; a missing row or bad data is not.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
-GALLERY_FILE_NAME = "gallery.npz"  # in FACEGATE_GALLERY_DIR
+GALLERY_FILE_NAME = "gallery.enc"  # in FACEGATE_GALLERY_DIR
 # A process that starts from a saved gallery older than this, and has to catch up, saves it anew.
 RESAVE_AFTER_S = 3600
 
@@ -89,19 +89,22 @@ class RecognitionTask(DjangoTask):
 
 
 def open_gallery(path: Path, feed: DatabaseFeed) -> Gallery:
-    """The gallery saved at `path` caught up with `feed`, or built from `feed` when none is saved there."""
+    """The gallery saved at `path` caught up with `feed`, or built from `feed` when none is saved there.
+
+    The file holds face codes, so it is encrypted like every stored code.
+    """
+    from access.core.crypto import DecryptionError, read_encrypted, write_encrypted
     from recognition.gallery import Gallery
 
     gallery, recent = Gallery(), False
     if path.is_file():
         try:
-            gallery = Gallery.load(path)
+            gallery = Gallery.from_bytes(read_encrypted(path))
             recent = time.time() - path.stat().st_mtime < RESAVE_AFTER_S
-        except (OSError, ValueError) as error:
-            logger.warning("Building the gallery from the database: %s", error)
+        except (OSError, ValueError, DecryptionError) as error:
+            logger.warning("Building the gallery from the database: %s: %s", path, error)
     if gallery.sync(feed) and not recent:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        gallery.save(path)
+        write_encrypted(path, gallery.to_bytes())
     return gallery
 
 

@@ -8,7 +8,6 @@ distance.
 """
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from access.core.crypto import DecryptionError, decrypt, encrypt
+from access.core.crypto import DecryptionError, read_encrypted, write_encrypted
 from recognition.calibration import MIN_COHORT_SIZE, CohortNormaliser, build_cohort
 from recognition.images import UnreadableImage, read_rgb
 from recognition.pipeline import engine
@@ -54,17 +53,7 @@ def save_cohort(normaliser: CohortNormaliser, model_version: str) -> Path:
     """Encrypt the cohort to FACEGATE_COHORT_FILE, replacing it atomically: a worker reading it meanwhile
     gets the old cohort or the new one, never half of one."""
     path = cohort_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = encrypt(normaliser.to_bytes(model_version))
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:
-            file.write(token)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    write_encrypted(path, normaliser.to_bytes(model_version))
     return path
 
 
@@ -72,14 +61,16 @@ def read_cohort(model_version: str) -> CohortNormaliser | None:
     """The installed cohort, or None; UnusableCohort when its file cannot serve codes of `model_version`."""
     path = cohort_file()
     try:
-        token = path.read_bytes()
+        plaintext = read_encrypted(path)
     except FileNotFoundError:
         return None
     except OSError as error:
         raise UnusableCohort(f"{path} cannot be read: {error.strerror or error}") from error
+    except DecryptionError as error:
+        raise UnusableCohort(f"{path}: {error}") from error
     try:
-        return CohortNormaliser.from_bytes(decrypt(token), model_version)
-    except (DecryptionError, ValueError) as error:
+        return CohortNormaliser.from_bytes(plaintext, model_version)
+    except ValueError as error:
         raise UnusableCohort(f"{path}: {error}") from error
 
 

@@ -123,6 +123,8 @@ def test_the_worker_saves_the_gallery_it_built_and_the_next_process_starts_from_
     gallery = tasks.open_gallery(saved, feed)  # a new process: builds from the database, saves
 
     assert saved.is_file() and len(gallery) == 1
+    stored = saved.read_bytes()  # face codes are encrypted at rest: no zip archive, no code's float bytes
+    assert not stored.startswith(b"PK") and sample.face_code.tobytes()[:16] not in stored
     enroll(gul, IDENTITIES / "Abdullah_Gul" / "10.jpg")
     restarted = tasks.open_gallery(saved, feed)  # loads the save and catches up on the change
     assert len(restarted) == 2 and restarted.version == feed.head()
@@ -138,4 +140,4 @@ def test_a_corrupt_saved_gallery_is_rebuilt_from_the_database(gul, worker_galler
 
     gallery = tasks.open_gallery(saved, DatabaseFeed())
 
-    assert len(gallery) == 1 and "not a saved gallery" in caplog.text
+    assert len(gallery) == 1 and "Building the gallery from the database" in caplog.text
