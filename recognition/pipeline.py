@@ -135,13 +135,20 @@ class Engine:
         if verdict.accepted and gallery is not None:
             if person_id is None:
                 raise ValueError("checking against the gallery needs the person_id being enrolled")
-            match = conflicting_person(gallery, faces[0].code, person_id, self.config.match_threshold)
-            if match is not None:
-                verdict = verdict.rejected_for(
-                    f"the face is {match.distance:.2f} from person {match.person_id}'s samples, within the "
-                    f"match threshold {self.config.match_threshold:.2f}: it could be taken for that person"
-                )
+            reason = self.conflict_reason(gallery, faces[0].code, person_id)
+            if reason:
+                verdict = verdict.rejected_for(reason)
         return Enrollment(faces, verdict)
+
+    def conflict_reason(self, gallery: Gallery, code: np.ndarray, person_id: int) -> str:
+        """Why `code` cannot be enrolled for `person_id`: it could be taken for someone else; "" if it can."""
+        match = conflicting_person(gallery, code, person_id, self.config.match_threshold)
+        if match is None:
+            return ""
+        return (
+            f"the face is {match.distance:.2f} from person {match.person_id}'s samples, within the "
+            f"match threshold {self.config.match_threshold:.2f}: it could be taken for that person"
+        )
 
     def _code(self, faces: list[Face]) -> None:
         for start in range(0, len(faces), self.config.batch_size):

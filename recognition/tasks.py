@@ -159,7 +159,10 @@ def enroll_sample(self: RecognitionTask, sample_id: int) -> str | None:
     def analyse(pixels: np.ndarray, person_id: int) -> SampleAnalysis:
         return analyse_sample(self.engine, self.synced_gallery(), pixels, person_id)
 
-    sample = enroll(sample_id, analyse)
+    def recheck(code: np.ndarray, person_id: int) -> str:
+        return self.engine.conflict_reason(self.synced_gallery(), code, person_id)
+
+    sample = enroll(sample_id, analyse, recheck)
     return None if sample is None else sample.state
 
 

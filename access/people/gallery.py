@@ -94,13 +94,24 @@ def record_sample_deleted(sender, instance: FaceSample, **kwargs) -> None:
     _record(instance, GalleryChange.Op.REMOVE)
 
 
+def lock_gallery() -> GalleryHead:
+    """Take the gallery's write lock until the caller's transaction ends, and answer the locked head.
+
+    Every gallery change takes it, which is what orders the versions; an enrollment takes it before its last
+    look at the gallery, so that two workers cannot both enroll one face for two different people.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_gallery() needs a transaction: the lock lasts until it ends")
+    start = time.time_ns() // 1000
+    head, _ = GalleryHead.objects.select_for_update().get_or_create(
+        pk=GalleryHead.SINGLETON_ID, defaults={"version": start, "pruned_through": start}
+    )
+    return head
+
+
 def _record(sample: FaceSample, op: GalleryChange.Op) -> None:
-    # The head's row lock is held to the end of the caller's transaction: that is what orders the versions.
     with transaction.atomic(savepoint=False):
-        start = time.time_ns() // 1000
-        head, _ = GalleryHead.objects.select_for_update().get_or_create(
-            pk=GalleryHead.SINGLETON_ID, defaults={"version": start, "pruned_through": start}
-        )
+        head = lock_gallery()
         head.version += 1
         head.save(update_fields=["version"])
         GalleryChange.objects.create(

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from access.core.images import DecodedImage, rgb_pixels
 
+from .gallery import lock_gallery
 from .models import Consent, ConsentRequired, FaceSample, Person
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ class SampleAnalysis:
 
 # pixels (H, W, 3 uint8 RGB) and the id of the person being enrolled -> the verdict
 Analyse = Callable[[np.ndarray, int], SampleAnalysis]
+# an accepted face code and the person's id, under the gallery's write lock -> a reason to reject it, or ""
+Recheck = Callable[[np.ndarray, int], str]
 
 
 def add_sample(
@@ -49,12 +52,16 @@ def add_sample(
     return sample
 
 
-def enroll_sample(sample_id: int, analyse: Analyse | None = None) -> FaceSample | None:
+def enroll_sample(
+    sample_id: int, analyse: Analyse | None = None, recheck: Recheck | None = None
+) -> FaceSample | None:
     """Turn a pending sample into an enrolled or rejected one; a sample already decided is left alone.
 
     The slow analysis runs before the row is locked; the sample is then locked and written only if it is still
-    pending, so a retried or duplicated task leaves the same result. Answers None when the sample no longer
-    exists. Without an `analyse` function (no recognition engine installed) the sample stays pending.
+    pending, so a retried or duplicated task leaves the same result. An accepted face is looked at once more
+    by `recheck`, under the gallery's write lock, against what other workers enrolled meanwhile. Answers None
+    when the sample no longer exists. Without an `analyse` function (no recognition engine installed) the
+    sample stays pending.
     """
     sample = FaceSample.objects.filter(pk=sample_id).first()
     if sample is None:
@@ -79,9 +86,13 @@ def enroll_sample(sample_id: int, analyse: Analyse | None = None) -> FaceSample 
             return _gone(sample_id)
         if sample.state != FaceSample.State.PENDING:
             return sample  # a duplicate of this task decided it while we analysed
-        if analysis.rejection_reason:
+        rejection_reason = analysis.rejection_reason
+        if not rejection_reason and recheck is not None:
+            lock_gallery()
+            rejection_reason = recheck(analysis.code, sample.person_id)
+        if rejection_reason:
             sample.state = FaceSample.State.REJECTED
-            sample.rejection_reason = analysis.rejection_reason
+            sample.rejection_reason = rejection_reason
         else:
             sample.face_code = analysis.code
             sample.model_version = analysis.model_version

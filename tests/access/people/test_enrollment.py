@@ -111,6 +111,28 @@ def test_running_the_task_again_on_a_decided_sample_changes_nothing(gul, photo):
     assert (DatabaseFeed().head(), GalleryChange.objects.count()) == (head, logged)
 
 
+def test_two_workers_enrolling_one_face_for_two_people_enroll_it_only_once(gul, worker_gallery):
+    """Both analyses run against a gallery without the other's face; the re-check under the gallery's write
+    lock sees what the other worker enrolled meanwhile."""
+    photo = decode_image((IDENTITIES / "Abdullah_Gul" / "1.jpg").read_bytes())
+    first = services.add_sample(gul, photo)
+    second = services.add_sample(consenting("Someone Else", "E-2"), photo)
+
+    def analyse_while_another_worker_enrolls_the_first(pixels: np.ndarray, person_id: int):
+        analysis = tasks.analyse_sample(engine(), tasks.enroll_sample.synced_gallery(), pixels, person_id)
+        assert analysis.rejection_reason == ""  # the first sample is not in the gallery yet
+        assert tasks.enroll_sample(first.pk) == FaceSample.State.ENROLLED
+        return analysis
+
+    def recheck(code: np.ndarray, person_id: int) -> str:
+        return engine().conflict_reason(tasks.enroll_sample.synced_gallery(), code, person_id)
+
+    decided = services.enroll_sample(second.pk, analyse_while_another_worker_enrolls_the_first, recheck)
+
+    assert decided.state == FaceSample.State.REJECTED and decided.face_code is None
+    assert f"person {gul.pk}'s samples" in decided.rejection_reason
+
+
 def test_a_sample_that_no_longer_exists_answers_none(db):
     assert tasks.enroll_sample(987654) is None
 
