@@ -61,7 +61,7 @@ class RecognitionTask(DjangoTask):
         """The process's gallery, up to date with the database: one indexed read when nothing changed."""
         from access.people.gallery import DatabaseFeed
 
-        feed = DatabaseFeed()
+        feed = DatabaseFeed(self.engine.model_version)
         with RecognitionTask._gallery_lock:
             if RecognitionTask._gallery is None:
                 RecognitionTask._gallery = open_gallery(

@@ -35,8 +35,13 @@ class DatabaseFeed:
     """`recognition.gallery.GalleryFeed` over the database: enrolled FaceSample rows and their change log.
 
     Safe at READ COMMITTED: the head is read first, and every change up to it is committed by then; rows read
-    afterwards can only be newer, and whatever made them newer is replayed at the next sync.
+    afterwards can only be newer, and whatever made them newer is replayed at the next sync. Given a model
+    version, it serves only codes that model made: another model's codes are not comparable, and those
+    samples wait for re-enrollment.
     """
+
+    def __init__(self, model_version: str | None = None) -> None:
+        self.model_version = model_version
 
     def head(self) -> int:
         """The current version: one primary-key read (0 before the first change)."""
@@ -55,7 +60,7 @@ class DatabaseFeed:
             return None
         changed = GalleryChange.objects.filter(version__gt=version, version__lte=head).values("sample_id")
         touched = set(changed.values_list("sample_id", flat=True))
-        adds = _rows(FaceSample.objects.filter(pk__in=changed, state=FaceSample.State.ENROLLED))
+        adds = _rows(self._enrolled().filter(pk__in=changed))
         # Read last: a prune that committed while the log was read may have taken changes we needed.
         if version < (_head_field("pruned_through") or 0):
             return None
@@ -65,7 +70,11 @@ class DatabaseFeed:
     def snapshot(self) -> tuple[int, list[Row]]:
         """Every enrolled sample with its face code, and the version they reflect (at least)."""
         head = self.head()
-        return head, _rows(FaceSample.objects.filter(state=FaceSample.State.ENROLLED))
+        return head, _rows(self._enrolled())
+
+    def _enrolled(self):
+        enrolled = FaceSample.objects.filter(state=FaceSample.State.ENROLLED)
+        return enrolled if self.model_version is None else enrolled.filter(model_version=self.model_version)
 
 
 def _head_field(name: str):

@@ -236,3 +236,21 @@ def test_celery_beat_prunes_through_a_registered_task(gul, settings):
 
     assert tasks.prune_gallery_changes() == 2
     assert not GalleryChange.objects.exists()
+
+
+def test_a_feed_for_one_model_serves_only_that_models_codes(gul, sharpton):
+    (_, [gul_first, gul_second]), (_, [sharpton_sample]) = gul, sharpton
+    current = sharpton_sample.model_version
+    feed = DatabaseFeed(current)
+    gallery = Gallery()
+    gallery.sync(feed)
+    assert len(gallery) == 3
+
+    FaceSample.objects.filter(pk=gul_second.pk).update(model_version="an older model")
+    gul_second.refresh_from_db()
+    gul_second.save()  # re-saved under its old model version: logged as a change
+
+    gallery.sync(feed)
+    assert len(gallery) == 2 and persons_matching(gallery, gul_second) == {gul_first.person_id}
+    assert {sample_id for sample_id, _, _ in feed.snapshot()[1]} == {gul_first.pk, sharpton_sample.pk}
+    assert len(DatabaseFeed().snapshot()[1]) == 3  # without a model version: every enrolled code
