@@ -2,9 +2,26 @@
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 Point = tuple[float, float]
+
+
+@dataclass
+class Parsing:
+    """One face's labels in crop coordinates, and the 2x3 affine mapping crop pixels to image pixels."""
+
+    labels: np.ndarray  # (CROP_SIZE, CROP_SIZE) uint8, values index CLASSES
+    crop_to_image: np.ndarray  # (2, 3) float64
+
+    def to_image(self, image_shape: tuple[int, ...]) -> np.ndarray:
+        """The labels resampled onto an image of `image_shape` (nearest); outside the crop is background."""
+        height, width = image_shape[:2]
+        return cv2.warpAffine(
+            self.labels, self.crop_to_image, (width, height), flags=cv2.INTER_NEAREST,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        )  # fmt: skip
 
 
 @dataclass
@@ -16,6 +33,7 @@ class Face:
     keypoints: dict[str, Point] = field(default_factory=dict)  # named, image pixels, image-left = "left"
     chip: np.ndarray | None = None  # aligned 150x150x3 RGB uint8
     code: np.ndarray | None = None  # (128,) float32 face code
+    parsing: Parsing | None = None  # per-pixel classes from the face parser
 
     @property
     def width(self) -> float:

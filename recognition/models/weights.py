@@ -19,7 +19,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["KINDS", "WeightsKind", "cache_dir", "dat_path", "load_state_dict", "load_weights"]
+__all__ = [
+    "COMMITTED",
+    "KINDS",
+    "WeightsKind",
+    "cache_dir",
+    "dat_path",
+    "load_committed",
+    "load_state_dict",
+    "load_weights",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +51,10 @@ KINDS: dict[str, WeightsKind] = {
 }
 
 
+# Weights trained here and committed with their model card (recognition/models/cards/), by kind.
+COMMITTED: dict[str, Path] = {"parser": Path(__file__).parent / "checkpoints" / "parser.pt"}
+
+
 def dat_path(name: str) -> Path:
     """Path of a .dat file shipped by face_recognition_models, found without importing the package (it
     imports pkg_resources)."""
@@ -59,7 +72,9 @@ def cache_dir() -> Path:
 
 
 def load_state_dict(kind: str) -> dict[str, torch.Tensor]:
-    """The converted weights of `kind`, from the cache, or converted from the .dat and cached."""
+    """The weights of `kind`: committed ones as they are; dlib's converted from the .dat once and cached."""
+    if kind in COMMITTED:
+        return load_committed(COMMITTED[kind])
     spec = _kind(kind)
     source = dat_path(spec.dat_name)
     cached = cache_dir() / f"{kind}-v{spec.version}-{_sha256(source)}.pt"
@@ -76,6 +91,15 @@ def load_state_dict(kind: str) -> dict[str, torch.Tensor]:
     return state_dict
 
 
+def load_committed(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict trained here and committed (fp16 values load into fp32 parameters as they are)."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: train it with `python -m recognition.training.train_parser`"
+        )
+    return _checked(torch.load(path, map_location="cpu", weights_only=True), path)
+
+
 def load_weights(model: nn.Module, kind: str) -> nn.Module:
     """Fill `model` with the weights of `kind`; mismatched or missing keys and shapes raise RuntimeError."""
     model.load_state_dict(load_state_dict(kind), strict=True)
@@ -86,7 +110,8 @@ def _kind(kind: str) -> WeightsKind:
     try:
         return KINDS[kind]
     except KeyError:
-        raise KeyError(f"unknown weights kind {kind!r}; known: {', '.join(sorted(KINDS))}") from None
+        known = ", ".join(sorted([*KINDS, *COMMITTED]))
+        raise KeyError(f"unknown weights kind {kind!r}; known: {known}") from None
 
 
 def _converter(spec: WeightsKind):

@@ -1,0 +1,246 @@
+"""Train the face parser: `python -m recognition.training.train_parser --data DIR --out CKPT [...]`.
+
+Sources are mixed into one pool: FASSEG's human labels (`--fasseg`, default DIR/parsing, repeated
+`--fasseg-repeat` times), landmark-guided pseudo-labels (`--pseudo`, made by
+`pseudo_labels.make_pseudo_labels` from photos under DIR) and, when held, LaPa and CelebAMask-HQ. Each face
+is cropped as the pipeline crops it, from the box of the pipeline's own detector (found once, cached beside
+the checkpoint), then augmented.
+
+Every step's batch and augmentation derive from (seed, step) alone, and the checkpoint holds model, optimizer,
+scheduler, step and torch RNG state, so `--resume` continues exactly where a stopped run was. The finished run
+also writes the fp16 state dict that is committed as the parser's weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from recognition.images import read_rgb
+from recognition.models.parser import CROP_MARGIN, CROP_SIZE, create_parser
+from recognition.training.augment import augment
+from recognition.training.datasets import (
+    IMAGE_SUFFIXES,
+    CelebAMaskHQDataset,
+    FassegDataset,
+    LapaDataset,
+    face_crop,
+    read_label,
+)
+from recognition.training.losses import PartialLabelLoss
+
+__all__ = ["PseudoLabelDataset", "main", "train"]
+
+logger = logging.getLogger(__name__)
+
+
+class PseudoLabelDataset:
+    """`pseudo/FOLDER/REL.png` labels paired with their photos `data/FOLDER/REL.<jpg|png|...>`."""
+
+    def __init__(self, pseudo: Path, data: Path) -> None:
+        if not pseudo.is_dir():
+            raise FileNotFoundError(f"no pseudo-label folder {pseudo}")
+        self.pairs = []
+        for label in sorted(pseudo.rglob("*.png")):
+            stem = data / label.relative_to(pseudo).with_suffix("")
+            photos = [
+                stem.with_suffix(suffix) for suffix in IMAGE_SUFFIXES if stem.with_suffix(suffix).is_file()
+            ]
+            if not photos:
+                raise FileNotFoundError(f"{label} has no photo {stem}.* under {data}")
+            self.pairs.append((photos[0], label))
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        photo, label = self.pairs[index]
+        return read_rgb(photo), read_label(label)
+
+
+def _sources(args: argparse.Namespace) -> list:
+    """The datasets to mix, each with `pairs` (image path first) and `[index] -> (image, label)`."""
+    sources = [FassegDataset(args.fasseg or args.data / "parsing", "train")] * args.fasseg_repeat
+    if args.pseudo:
+        sources.append(PseudoLabelDataset(args.pseudo, args.data))
+    if args.lapa:
+        sources.append(LapaDataset(args.lapa, "train"))
+    if args.celebamask:
+        sources.append(CelebAMaskHQDataset(args.celebamask))
+    return sources
+
+
+def _detector_boxes(sources: list, cache: Path) -> dict[str, list[float]]:
+    """The largest detected face's box per image path, from `cache` or the pipeline's detector; images without
+    a face are absent."""
+    boxes = json.loads(cache.read_text()) if cache.is_file() else {}
+    missing = {
+        str(dataset.pairs[index][0]): (dataset, index)
+        for dataset in sources
+        for index in range(len(dataset))
+        if str(dataset.pairs[index][0]) not in boxes
+    }
+    if missing:
+        from recognition.models.detector import FaceDetector
+
+        detector = FaceDetector()
+        for key, (dataset, index) in tqdm(missing.items(), desc="detector boxes", unit="image"):
+            faces = detector.detect(dataset[index][0])
+            boxes[key] = list(max(faces, key=lambda face: face.width * face.height).box) if faces else None
+        _save_atomically(cache, lambda file: file.write(json.dumps(boxes).encode()))
+    return {key: box for key, box in boxes.items() if box is not None}
+
+
+def _batch(
+    samples: list[tuple[object, int, list[float]]], step: int, batch_size: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    steps_per_epoch = len(samples) // batch_size
+    epoch, position = divmod(step, steps_per_epoch)
+    order = np.random.default_rng([seed, epoch]).permutation(len(samples))
+    rng = np.random.default_rng([seed, epoch, step])
+    images, labels = [], []
+    for sample in order[position * batch_size : (position + 1) * batch_size]:
+        dataset, index, box = samples[sample]
+        image, label = dataset[index]
+        crop, label_crop = face_crop(image, label, tuple(box), CROP_SIZE, CROP_MARGIN)
+        crop, label_crop = augment(crop, label_crop, rng)
+        images.append(crop)
+        labels.append(label_crop)
+    pixels = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()
+    return pixels, torch.from_numpy(np.stack(labels)).long()
+
+
+def _save_atomically(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            write(file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _save_checkpoint(path: Path, model, optimizer, scheduler, step: int, total: int, seed: int) -> None:
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "step": step,
+        "total_steps": total,
+        "seed": seed,
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    _save_atomically(path, lambda file: torch.save(state, file))
+
+
+def train(args: argparse.Namespace) -> float:
+    """Run (or continue) training; returns the last step's loss."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    sources = _sources(args)
+    boxes = _detector_boxes(sources, args.out.with_suffix(".boxes.json"))
+    samples = [
+        (dataset, index, boxes[str(dataset.pairs[index][0])])
+        for dataset in sources
+        for index in range(len(dataset))
+        if str(dataset.pairs[index][0]) in boxes
+    ]
+    if len(samples) < args.batch_size:
+        raise SystemExit(
+            f"only {len(samples)} images with a detected face, fewer than a batch of {args.batch_size}"
+        )
+    total = args.steps or args.epochs * (len(samples) // args.batch_size)
+
+    torch.manual_seed(args.seed)
+    model = create_parser(args.model).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total)
+    step = 0
+    if args.resume:
+        if not args.out.is_file():
+            raise SystemExit(f"nothing to resume: no checkpoint at {args.out}")
+        state = torch.load(args.out, map_location=device, weights_only=True)
+        if (state["total_steps"], state["seed"]) != (total, args.seed):
+            raise SystemExit(
+                f"{args.out} was made for {state['total_steps']} steps with seed {state['seed']}, "
+                f"not {total} with seed {args.seed}: resume with the same data and arguments"
+            )
+        model.load_state_dict(state["model"], strict=True)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step = state["step"]
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if state["cuda_rng"]:
+            torch.cuda.set_rng_state_all([rng.cpu() for rng in state["cuda_rng"]])
+    criterion = PartialLabelLoss(dice_weight=args.dice_weight)
+    stop = min(args.stop_at or total, total)
+    loss_value = float("nan")
+    model.train()
+    with tqdm(total=total, initial=step, desc="train parser", unit="step") as progress:
+        while step < stop:
+            pixels, labels = _batch(samples, step, args.batch_size, args.seed)
+            loss = criterion(model(pixels.to(device)), labels.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            loss_value = loss.item()
+            progress.update()
+            progress.set_postfix(loss=f"{loss_value:.4f}")
+            if step % args.checkpoint_every == 0 or step == stop:
+                _save_checkpoint(args.out, model, optimizer, scheduler, step, total, args.seed)
+    if step == total:
+        export = args.export or args.out.with_name(f"{args.out.stem}-fp16.pt")
+        weights = {
+            key: value.half() if value.is_floating_point() else value
+            for key, value in model.state_dict().items()
+        }
+        _save_atomically(export, lambda file: torch.save({k: v.cpu() for k, v in weights.items()}, file))
+        logger.info("wrote %s", export)
+    return loss_value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m recognition.training.train_parser", description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="face data root (shared/facedata)")
+    parser.add_argument("--fasseg", type=Path, help="FASSEG parsing folder (default DATA/parsing)")
+    parser.add_argument("--fasseg-repeat", type=int, default=1, help="times FASSEG enters the mix")
+    parser.add_argument("--pseudo", type=Path, help="pseudo-label folder made from photos under DATA")
+    parser.add_argument("--lapa", type=Path, help="LaPa root (train/images, train/labels)")
+    parser.add_argument("--celebamask", type=Path, help="CelebAMask-HQ root")
+    parser.add_argument("--out", type=Path, required=True, help="checkpoint path")
+    parser.add_argument("--export", type=Path, help="fp16 weights written at the end (default OUT-fp16.pt)")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--steps", type=int, help="total steps, instead of --epochs")
+    parser.add_argument(
+        "--stop-at", type=int, help="stop (with a checkpoint) at this step, to --resume later"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint at --out")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--dice-weight", type=float, default=0.5)
+    parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--model", default="parser_small")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> float:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return train(_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
