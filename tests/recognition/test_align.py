@@ -6,18 +6,15 @@ dlib's own 5 landmarks through our keypoint names.
 """
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from recognition.align import DLIB_5_POINT_NAMES, TEMPLATE, chip_transform, extract_chip, face_chip
+from recognition.images import read_rgb
 from recognition.models.weights import dat_path
-from tests.facedata import FACEDATA
+from tests.facedata import IDENTITIES, spread_photos
 
-IDENTITIES = FACEDATA / "identities"
-EXTRA_PEOPLE = ("Barack_Obama", "Kit_Harington", "Alex_Lacamoire")  # larger photos than LFW's 250x250
 LFW_SAMPLE = 20
 MAX_MEAN_DIFFERENCE = 0.1  # grey levels, averaged over a chip
 MAX_PIXEL_DIFFERENCE = 2  # grey levels, any pixel of any chip
@@ -52,20 +49,6 @@ def dlib_corners(details) -> np.ndarray:
     cos, sin = math.cos(details.angle), math.sin(details.angle)
     corners = np.array([[rect.left(), rect.top()], [rect.right(), rect.top()], [rect.left(), rect.bottom()]])
     return (corners - center) @ np.array([[cos, sin], [-sin, cos]]) + center
-
-
-def sample_photos() -> list[Path]:
-    """The first photo of LFW_SAMPLE people spread evenly across LFW, and every extra (larger) photo."""
-    lfw_people = sorted(p for p in IDENTITIES.iterdir() if p.is_dir() and p.name not in EXTRA_PEOPLE)
-    step = len(lfw_people) // LFW_SAMPLE
-    photos = [
-        min(person.glob("*.jpg"), key=lambda p: int(p.stem)) for person in lfw_people[::step][:LFW_SAMPLE]
-    ]
-    return photos + sorted(photo for name in EXTRA_PEOPLE for photo in (IDENTITIES / name).glob("*.jpg"))
-
-
-def load_rgb(photo: Path) -> np.ndarray:
-    return np.asarray(Image.open(photo).convert("RGB"))
 
 
 # ---- the template --------------------------------------------------------------------------------------
@@ -195,14 +178,14 @@ def test_unusable_keypoints_are_refused(keypoints, message):
 
 @needs_facedata
 def test_an_unscaled_unrotated_chip_is_a_plain_crop():
-    image = load_rgb(IDENTITIES / "Barack_Obama" / "1.jpg")
+    image = read_rgb(IDENTITIES / "Barack_Obama" / "1.jpg")
     chip = extract_chip(image, similarity(0, 1, (-37, -52)), size=120)
     np.testing.assert_array_equal(chip, image[52:172, 37:157])
 
 
 @needs_facedata
 def test_bad_images_and_transforms_are_refused():
-    image = load_rgb(IDENTITIES / "Barack_Obama" / "1.jpg")
+    image = read_rgb(IDENTITIES / "Barack_Obama" / "1.jpg")
     with pytest.raises(ValueError, match="RGB uint8"):
         extract_chip(image.astype(np.float32), similarity(0, 1, (0, 0)))
     with pytest.raises(ValueError, match="RGB uint8"):
@@ -222,8 +205,8 @@ def dlib_faces() -> list[tuple[str, np.ndarray, object]]:
     detector = dlib.get_frontal_face_detector()
     landmarks = dlib.shape_predictor(str(dat_path("shape_predictor_5_face_landmarks.dat")))
     faces = []
-    for photo in sample_photos():
-        image = load_rgb(photo)
+    for photo in spread_photos(LFW_SAMPLE):
+        image = read_rgb(photo)
         for index, box in enumerate(detector(image)):
             faces.append((f"{photo.parent.name}/{photo.name}#{index}", image, landmarks(image, box)))
     assert len(faces) >= LFW_SAMPLE, "too few faces found to call this parity"

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from recognition.calibration import (
     COHORT_THRESHOLD,
@@ -20,6 +19,7 @@ from recognition.calibration import (
     build_cohort,
 )
 from recognition.gallery import Gallery
+from recognition.images import read_rgb
 from recognition.pipeline import Engine, engine
 from tests.facedata import FACEDATA
 
@@ -29,10 +29,6 @@ MISFILED = "Sung_Hong_Choi_0001.jpg"  # LFW's second name for identities/Choi_Su
 pytestmark = pytest.mark.skipif(
     not (FACEDATA / "faces_pool").is_dir(), reason=f"real face data is absent: no {FACEDATA / 'faces_pool'}"
 )
-
-
-def load_rgb(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
 
 
 def photos_of(person: Path) -> list[Path]:
@@ -65,7 +61,7 @@ class Subset:
 
     @staticmethod
     def _codes(coder: Engine, photos: list[Path]) -> np.ndarray:
-        found = coder.analyse_batch([load_rgb(photo) for photo in photos])
+        found = coder.analyse_batch([read_rgb(photo) for photo in photos])
         assert all(found), (
             f"no face in {[photo.name for photo, faces in zip(photos, found, strict=True) if not faces]}"
         )
@@ -183,7 +179,7 @@ def test_build_cohort_keeps_photos_of_exactly_one_face_and_says_why_it_left_the_
         "group": FACEDATA / "scenes" / "group_face_recognition_two_people.jpg",
         "cat": FACEDATA / "scenes" / "noface_skimage_chelsea.png",
     }
-    images = [(name, load_rgb(path)) for name, path in photos.items()]
+    images = [(name, read_rgb(path)) for name, path in photos.items()]
 
     codes, left_out = build_cohort(images, engine().analyse, min_size=2)
 

@@ -7,13 +7,11 @@ minimum and maximum face size, every dlib face within the bounds must still be f
 score: the cells searched see exactly what they see in dlib's whole pyramid).
 """
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
+from recognition.images import read_rgb
 from recognition.models.detector import FaceDetector
 from recognition.models.weights import dat_path
 from tests.facedata import FACEDATA
@@ -44,10 +42,6 @@ BOUNDS = ((100, None), (140, 480), (None, 100))  # (min_face_size, max_face_size
 pytestmark = pytest.mark.skipif(not FACEDATA.is_dir(), reason=f"real face data is absent: no {FACEDATA}")
 
 
-def rgb(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
-
-
 def video_frame(name: str, index: int) -> np.ndarray:
     capture = cv2.VideoCapture(str(FACEDATA / name))
     capture.set(cv2.CAP_PROP_POS_FRAMES, index)
@@ -66,9 +60,9 @@ def photos() -> dict[str, np.ndarray]:
     chosen = {}
     for person in people[:: len(people) // LFW_SAMPLE][:LFW_SAMPLE]:
         first = min(person.glob("*.jpg"), key=lambda path: int(path.stem))
-        chosen[f"{person.name}/{first.name}"] = rgb(first)
-    chosen |= {name: rgb(identities / name) for name in EXTRA_PHOTOS}
-    chosen |= {name: rgb(FACEDATA / "scenes" / name) for name in GROUPS + NO_FACE}
+        chosen[f"{person.name}/{first.name}"] = read_rgb(first)
+    chosen |= {name: read_rgb(identities / name) for name in EXTRA_PHOTOS}
+    chosen |= {name: read_rgb(FACEDATA / "scenes" / name) for name in GROUPS + NO_FACE}
     chosen |= {f"{name}#{index}": video_frame(name, index) for name, index in VIDEO_FRAMES}
     return chosen
 

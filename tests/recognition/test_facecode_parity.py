@@ -4,34 +4,20 @@ Chips come from dlib's own pipeline on real photos (HOG detector, 5-point shape 
 size 150 and padding 0.25), so only the network differs between the two codes.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from recognition.models.facecode import FaceCoder
 from recognition.models.weights import dat_path
-from tests.facedata import FACEDATA
+from tests.facedata import IDENTITIES, spread_photos
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin is the reference for the parity test")
 
-IDENTITIES = FACEDATA / "identities"
-EXTRA_PEOPLE = ("Barack_Obama", "Kit_Harington", "Alex_Lacamoire")  # larger photos from face_recognition
 LFW_SAMPLE = 30
 MAX_L2 = 0.01
 
 pytestmark = pytest.mark.skipif(not IDENTITIES.is_dir(), reason=f"real face data is absent: no {IDENTITIES}")
-
-
-def sample_photos() -> list[Path]:
-    """The first photo of every tenth LFW person (a fixed spread across people), and every extra photo."""
-    lfw_people = sorted(p for p in IDENTITIES.iterdir() if p.is_dir() and p.name not in EXTRA_PEOPLE)
-    step = len(lfw_people) // LFW_SAMPLE
-    photos = [
-        min(person.glob("*.jpg"), key=lambda p: int(p.stem)) for person in lfw_people[::step][:LFW_SAMPLE]
-    ]
-    return photos + sorted(photo for name in EXTRA_PEOPLE for photo in (IDENTITIES / name).glob("*.jpg"))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +26,7 @@ def dlib_chips_and_codes() -> tuple[list[str], np.ndarray, np.ndarray]:
     landmarks = dlib.shape_predictor(str(dat_path("shape_predictor_5_face_landmarks.dat")))
     encoder = dlib.face_recognition_model_v1(str(dat_path("dlib_face_recognition_resnet_model_v1.dat")))
     names, chips, codes = [], [], []
-    for photo in sample_photos():
+    for photo in spread_photos(LFW_SAMPLE):
         image = np.asarray(Image.open(photo).convert("RGB"))
         for index, box in enumerate(detector(image, 1)):
             chip = dlib.get_face_chip(image, landmarks(image, box), size=150, padding=0.25)

@@ -4,40 +4,22 @@ Both predictors get the same rectangles (dlib's HOG detector on real photos, plu
 out of the image) and must give the same points; dlib rounds them to whole pixels, and so does the port.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from PIL import Image
 
 from recognition.align import DLIB_5_POINT_NAMES, face_chip
+from recognition.images import read_rgb
 from recognition.models.dlib_format import DlibFormatError
 from recognition.models.landmarks import LandmarkPredictor, convert_dat
 from recognition.models.weights import dat_path
 from recognition.types import Face
-from tests.facedata import FACEDATA
+from tests.facedata import FACEDATA, IDENTITIES, spread_photos
 
-IDENTITIES = FACEDATA / "identities"
 CROWD = FACEDATA / "scenes" / "group_dlib_bald_guys.jpg"  # a collage of about 25 faces
-EXTRA_PEOPLE = ("Barack_Obama", "Kit_Harington", "Alex_Lacamoire")  # larger photos than LFW's 250x250
 LFW_SAMPLE = 20
 MAX_POINT_ERROR = 0.5  # pixels: dlib gives whole pixels, so anything within this is the same point
 
 MODEL = dat_path("shape_predictor_5_face_landmarks.dat")
-
-
-def sample_photos() -> list[Path]:
-    """The last photo of LFW_SAMPLE people spread evenly across LFW, and every extra (larger) photo."""
-    lfw_people = sorted(p for p in IDENTITIES.iterdir() if p.is_dir() and p.name not in EXTRA_PEOPLE)
-    step = len(lfw_people) // LFW_SAMPLE
-    photos = [
-        max(person.glob("*.jpg"), key=lambda p: int(p.stem)) for person in lfw_people[::step][:LFW_SAMPLE]
-    ]
-    return photos + sorted(photo for name in EXTRA_PEOPLE for photo in (IDENTITIES / name).glob("*.jpg"))
-
-
-def load_rgb(photo: Path) -> np.ndarray:
-    return np.asarray(Image.open(photo).convert("RGB"))
 
 
 def edges(rect) -> tuple[float, float, float, float]:
@@ -69,8 +51,8 @@ def dlib_faces(dlib) -> list[tuple[str, np.ndarray, object]]:
         pytest.skip(f"real face data is absent: no {IDENTITIES}")
     detector = dlib.get_frontal_face_detector()
     faces = []
-    for photo in sample_photos():
-        image = load_rgb(photo)
+    for photo in spread_photos(LFW_SAMPLE, max):
+        image = read_rgb(photo)
         for index, rect in enumerate(detector(image)):
             name = f"{photo.parent.name}/{photo.name}#{index}"
             out_left = -rect.left() - rect.width() // 2
@@ -136,7 +118,7 @@ def test_points_match_dlib_shape_predictor(dlib, dlib_faces, predictor):
 def test_a_crowd_in_one_batch_matches_dlib_and_one_face_at_a_time(dlib, predictor):
     if not CROWD.is_file():
         pytest.skip(f"real face data is absent: no {CROWD}")
-    image = load_rgb(CROWD)
+    image = read_rgb(CROWD)
     rects = list(dlib.get_frontal_face_detector()(image))
     assert len(rects) >= 10
     batch = predictor.predict(image, [edges(rect) for rect in rects])
@@ -167,7 +149,7 @@ def test_get_names_the_points_and_aligns_as_dlib(dlib, dlib_faces, predictor):
 def test_images_that_are_not_rgb_uint8_are_refused(predictor):
     if not CROWD.is_file():
         pytest.skip(f"real face data is absent: no {CROWD}")
-    image = load_rgb(CROWD)
+    image = read_rgb(CROWD)
     box = [(10, 10, 110, 110)]
     with pytest.raises(ValueError, match="RGB uint8"):
         predictor.predict(image.astype(np.float32), box)

@@ -9,6 +9,7 @@ from PIL import Image
 
 from recognition.align import DLIB_5_POINT_NAMES
 from recognition.config import EngineConfig
+from recognition.images import read_rgb
 from recognition.models.landmarks import LandmarkPredictor
 from recognition.pipeline import Engine, engine, resolve_device
 from recognition.types import Face, Point
@@ -34,10 +35,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def load_rgb(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
-
-
 def photos_of(person: str) -> list[Path]:
     return sorted((FACEDATA / "identities" / person).glob("*.jpg"), key=lambda photo: int(photo.stem))
 
@@ -51,7 +48,7 @@ def test_each_identity_photo_gives_one_face_whose_nearest_other_photo_is_the_sam
     photos = [photo for person in PEOPLE for photo in photos_of(person)[:2]]
     people = np.array([photo.parent.name for photo in photos])
 
-    found = cpu_engine.analyse_batch([load_rgb(photo) for photo in photos])
+    found = cpu_engine.analyse_batch([read_rgb(photo) for photo in photos])
 
     assert [len(faces) for faces in found] == [1] * len(photos)
     faces = [faces[0] for faces in found]
@@ -71,7 +68,7 @@ def test_each_identity_photo_gives_one_face_whose_nearest_other_photo_is_the_sam
 
 @pytest.mark.parametrize("name", sorted(GROUPS))
 def test_a_group_photo_gives_every_face(cpu_engine, name):
-    faces = cpu_engine.analyse(load_rgb(SCENES / name))
+    faces = cpu_engine.analyse(read_rgb(SCENES / name))
 
     assert len(faces) == GROUPS[name]
     assert all(face.code is not None and face.code.shape == (128,) for face in faces)
@@ -81,18 +78,18 @@ def test_a_group_photo_gives_every_face(cpu_engine, name):
 
 
 def test_photos_without_a_human_face_give_none(cpu_engine):
-    found = cpu_engine.analyse_batch([load_rgb(SCENES / name) for name in NO_FACE])
+    found = cpu_engine.analyse_batch([read_rgb(SCENES / name) for name in NO_FACE])
 
     assert {name: len(faces) for name, faces in zip(NO_FACE, found, strict=True)} == dict.fromkeys(NO_FACE, 0)
 
 
 def test_a_batch_of_mixed_sizes_gives_what_each_image_gives_alone(cpu_engine):
     images = [
-        load_rgb(photos_of("Abdullah_Gul")[0]),
-        load_rgb(SCENES / "group_face_recognition_two_people.jpg"),
-        load_rgb(SCENES / "noface_skimage_coins.png"),
-        load_rgb(photos_of("Kate_Winslet")[0]),
-        load_rgb(photos_of("Alastair_Campbell")[0]),
+        read_rgb(photos_of("Abdullah_Gul")[0]),
+        read_rgb(SCENES / "group_face_recognition_two_people.jpg"),
+        read_rgb(SCENES / "noface_skimage_coins.png"),
+        read_rgb(photos_of("Kate_Winslet")[0]),
+        read_rgb(photos_of("Alastair_Campbell")[0]),
     ]
 
     batched = cpu_engine.analyse_batch(images)  # batch_size 4: two detector passes, three face-code passes
@@ -106,7 +103,7 @@ def test_a_batch_of_mixed_sizes_gives_what_each_image_gives_alone(cpu_engine):
 
 @pytest.mark.parametrize("min_face_size", [90, 120])
 def test_min_face_size_keeps_the_faces_that_large_and_returns_nothing_smaller(cpu_engine, min_face_size):
-    image = load_rgb(SCENES / "group_deepface_selfie-many-people.jpg")  # faces of 81 to 137 px
+    image = read_rgb(SCENES / "group_deepface_selfie-many-people.jpg")  # faces of 81 to 137 px
     everything = cpu_engine.detect_batch([image])[0]
 
     bounded = cpu_engine.detect_batch([image], min_face_size=min_face_size)[0]
@@ -117,7 +114,7 @@ def test_min_face_size_keeps_the_faces_that_large_and_returns_nothing_smaller(cp
 
 
 def test_upsampling_finds_faces_under_the_detectors_80_pixels(cpu_engine):
-    full = load_rgb(photos_of("Abdullah_Gul")[0])
+    full = read_rgb(photos_of("Abdullah_Gul")[0])
     small = np.asarray(Image.fromarray(full).resize((125, 125), Image.Resampling.LANCZOS))  # a 48 px face
 
     assert cpu_engine.analyse(small) == []
@@ -148,7 +145,7 @@ class EyeCentresAndNose:
 
 
 def test_the_keypoint_model_is_a_pluggable_step(cpu_engine):
-    image = load_rgb(photos_of("Jose_Manuel_Durao_Barroso")[0])
+    image = read_rgb(photos_of("Jose_Manuel_Durao_Barroso")[0])
     plugged = Engine(EngineConfig(device="cpu"), keypoints=EyeCentresAndNose())
 
     (face,) = plugged.analyse(image)
@@ -160,7 +157,7 @@ def test_the_keypoint_model_is_a_pluggable_step(cpu_engine):
 
 
 def test_images_that_are_not_rgb_uint8_are_refused(cpu_engine):
-    image = load_rgb(photos_of("Abdullah_Gul")[0])
+    image = read_rgb(photos_of("Abdullah_Gul")[0])
 
     with pytest.raises(ValueError, match="uint8"):
         cpu_engine.analyse(image.astype(np.float32))

@@ -1,7 +1,6 @@
 """Enrollment quality verdicts on real photos, and the pose figures on keypoints of known geometry."""
 
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,6 +9,7 @@ from PIL import Image
 
 from recognition.config import EngineConfig
 from recognition.gallery import Gallery
+from recognition.images import read_rgb
 from recognition.pipeline import Engine
 from recognition.quality import NOSE_DEPTH_RATIO, conflicting_person, roll, yaw
 from tests.facedata import FACEDATA
@@ -23,10 +23,6 @@ needs_facedata = pytest.mark.skipif(
 )
 
 
-def load_rgb(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
-
-
 @pytest.fixture(scope="module")
 def cpu_engine() -> Engine:
     return Engine(EngineConfig(device="cpu"))
@@ -34,7 +30,7 @@ def cpu_engine() -> Engine:
 
 @needs_facedata
 def test_a_sharp_frontal_face_is_accepted_with_its_figures(cpu_engine):
-    enrollment = cpu_engine.analyse_enrollment(load_rgb(FRONTAL))
+    enrollment = cpu_engine.analyse_enrollment(read_rgb(FRONTAL))
 
     assert enrollment.verdict.accepted, enrollment.verdict.rejection_reason
     figures = enrollment.verdict.figures
@@ -48,7 +44,7 @@ def test_a_sharp_frontal_face_is_accepted_with_its_figures(cpu_engine):
 def test_a_group_photo_is_rejected_for_showing_several_people(cpu_engine):
     photo = FACEDATA / "scenes" / "group_3ddfa_trump_hillary.jpg"
 
-    enrollment = cpu_engine.analyse_enrollment(load_rgb(photo))
+    enrollment = cpu_engine.analyse_enrollment(read_rgb(photo))
 
     assert enrollment.verdict.reasons == ("2 faces found; enrollment photos must show one person",)
     assert enrollment.verdict.figures == {"face_count": 2.0}
@@ -57,7 +53,7 @@ def test_a_group_photo_is_rejected_for_showing_several_people(cpu_engine):
 
 @needs_facedata
 def test_a_photo_without_a_face_is_rejected(cpu_engine):
-    enrollment = cpu_engine.analyse_enrollment(load_rgb(FACEDATA / "scenes" / "noface_skimage_chelsea.png"))
+    enrollment = cpu_engine.analyse_enrollment(read_rgb(FACEDATA / "scenes" / "noface_skimage_chelsea.png"))
 
     assert enrollment.verdict.rejection_reason == "no face found"
     assert enrollment.code is None
@@ -65,18 +61,18 @@ def test_a_photo_without_a_face_is_rejected(cpu_engine):
 
 @needs_facedata
 def test_a_blurred_copy_is_rejected_as_blurred_and_for_nothing_else(cpu_engine):
-    blurred = cv2.GaussianBlur(load_rgb(FRONTAL), (0, 0), 3)
+    blurred = cv2.GaussianBlur(read_rgb(FRONTAL), (0, 0), 3)
 
     verdict = cpu_engine.analyse_enrollment(blurred).verdict
 
     assert len(verdict.reasons) == 1 and verdict.reasons[0].startswith("the face is blurred"), verdict.reasons
-    sharp = cpu_engine.analyse_enrollment(load_rgb(FRONTAL)).verdict.figures["sharpness"]
+    sharp = cpu_engine.analyse_enrollment(read_rgb(FRONTAL)).verdict.figures["sharpness"]
     assert verdict.figures["sharpness"] < 0.2 * sharp
 
 
 @needs_facedata
 def test_a_downscaled_face_is_found_and_rejected_as_too_small(cpu_engine):
-    image = load_rgb(FRONTAL)
+    image = read_rgb(FRONTAL)
     small = np.asarray(Image.fromarray(image).resize((100, 100), Image.Resampling.LANCZOS))  # a 40 px face
 
     verdict = cpu_engine.analyse_enrollment(small).verdict
@@ -88,7 +84,7 @@ def test_a_downscaled_face_is_found_and_rejected_as_too_small(cpu_engine):
 
 @needs_facedata
 def test_a_copy_turned_45_degrees_is_rejected_as_tilted(cpu_engine):
-    turned = np.asarray(Image.fromarray(load_rgb(FRONTAL)).rotate(45, Image.Resampling.BICUBIC, expand=True))
+    turned = np.asarray(Image.fromarray(read_rgb(FRONTAL)).rotate(45, Image.Resampling.BICUBIC, expand=True))
 
     verdict = cpu_engine.analyse_enrollment(turned).verdict
 
@@ -99,7 +95,7 @@ def test_a_copy_turned_45_degrees_is_rejected_as_tilted(cpu_engine):
 
 @needs_facedata
 def test_a_face_turned_sideways_is_rejected_and_its_mirror_image_turns_the_other_way(cpu_engine):
-    image = load_rgb(TURNED)
+    image = read_rgb(TURNED)
 
     verdict = cpu_engine.analyse_enrollment(image).verdict
     mirrored = cpu_engine.analyse_enrollment(np.ascontiguousarray(image[:, ::-1])).verdict
@@ -113,8 +109,8 @@ def test_a_face_turned_sideways_is_rejected_and_its_mirror_image_turns_the_other
 @needs_facedata
 def test_a_face_within_the_threshold_of_another_persons_samples_is_a_conflict(cpu_engine):
     photos = sorted((IDENTITIES / "Abdoulaye_Wade").glob("*.jpg"), key=lambda photo: int(photo.stem))
-    enrolled, again = (cpu_engine.analyse(load_rgb(photo))[0].code for photo in photos[:2])
-    stranger = cpu_engine.analyse(load_rgb(FRONTAL))[0].code
+    enrolled, again = (cpu_engine.analyse(read_rgb(photo))[0].code for photo in photos[:2])
+    stranger = cpu_engine.analyse(read_rgb(FRONTAL))[0].code
     gallery = Gallery()
     gallery.add([11, 12], [1, 2], np.stack([enrolled, stranger]))
     threshold = cpu_engine.config.match_threshold
@@ -123,9 +119,9 @@ def test_a_face_within_the_threshold_of_another_persons_samples_is_a_conflict(cp
 
     assert match is not None and match.person_id == 1 and match.sample_id == 11
     assert conflicting_person(gallery, again, person_id=1, threshold=threshold) is None  # the same person
-    verdict = cpu_engine.analyse_enrollment(load_rgb(photos[1]), gallery=gallery, person_id=3).verdict
+    verdict = cpu_engine.analyse_enrollment(read_rgb(photos[1]), gallery=gallery, person_id=3).verdict
     assert not verdict.accepted and "from person 1's samples" in verdict.rejection_reason
-    assert cpu_engine.analyse_enrollment(load_rgb(photos[1]), gallery=gallery, person_id=1).verdict.accepted
+    assert cpu_engine.analyse_enrollment(read_rgb(photos[1]), gallery=gallery, person_id=1).verdict.accepted
 
 
 def eyes_and_nose(angle_deg: float = 0.0, nose_shift: float = 0.0) -> dict[str, tuple[float, float]]:
@@ -160,4 +156,3 @@ def test_pose_needs_eye_and_nose_keypoints():
         yaw({"left_eye_center": (0, 0), "right_eye_center": (10, 0)})
     with pytest.raises(ValueError, match="right eye"):
         roll({"left_eye_center": (0, 0), "nose_base": (5, 5)})
-
