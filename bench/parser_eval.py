@@ -31,16 +31,14 @@ from recognition.training.datasets import (
     BACKGROUND,
     HAIR,
     IGNORE,
-    INNER_MOUTH,
     LEFT_BROW,
     LEFT_EYE,
-    LOWER_LIP,
     MOUTH,
+    MOUTH_LUT,
     NOSE,
     RIGHT_BROW,
     RIGHT_EYE,
     SKIN,
-    UPPER_LIP,
     FassegDataset,
 )
 
@@ -57,9 +55,6 @@ SCORED = {
     "hair": (HAIR,),
 }
 TARGET_MEAN_F1, TARGET_CLASS_F1 = 0.90, 0.75
-
-PREDICTED_TO_FASSEG = np.arange(256, dtype=np.uint8)
-PREDICTED_TO_FASSEG[[UPPER_LIP, INNER_MOUTH, LOWER_LIP]] = MOUTH
 
 
 def load_parser(weights: Path, name: str) -> FaceParser:
@@ -89,7 +84,7 @@ def evaluate(parser: FaceParser, detector: FaceDetector, dataset: FassegDataset)
             start = time.perf_counter()
             parsing = parser.get(image, face)
             seconds.append(time.perf_counter() - start)
-            predicted = PREDICTED_TO_FASSEG[parsing.to_image(image.shape)]
+            predicted = MOUTH_LUT[parsing.to_image(image.shape)]
         else:
             missed += 1
             predicted = np.full(truth.shape, BACKGROUND, dtype=np.uint8)

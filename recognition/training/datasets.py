@@ -40,6 +40,10 @@ FLIP_LUT = np.arange(256, dtype=np.uint8)
 for _left, _right in SIDE_PAIRS:
     FLIP_LUT[_left], FLIP_LUT[_right] = _right, _left
 
+MOUTH_LUT = np.arange(256, dtype=np.uint8)
+"""Label lookup table onto FASSEG's classes: upper lip, inner mouth and lower lip become its MOUTH."""
+MOUTH_LUT[[UPPER_LIP, INNER_MOUTH, LOWER_LIP]] = MOUTH
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 

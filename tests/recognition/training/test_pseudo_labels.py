@@ -23,6 +23,7 @@ from recognition.training.datasets import (
     LEFT_EYE,
     LOWER_LIP,
     MOUTH,
+    MOUTH_LUT,
     NOSE,
     RIGHT_BROW,
     RIGHT_EYE,
@@ -63,8 +64,7 @@ def labelled(labeler) -> list[tuple[np.ndarray, np.ndarray]]:
         pseudo = labeler(image, face.box)
         drawn = {SKIN, LEFT_BROW, RIGHT_BROW, LEFT_EYE, RIGHT_EYE, NOSE, UPPER_LIP, INNER_MOUTH, LOWER_LIP}
         assert set(np.unique(pseudo)) <= drawn | {IGNORE}
-        pseudo[np.isin(pseudo, (UPPER_LIP, INNER_MOUTH, LOWER_LIP))] = MOUTH
-        pairs.append((human, pseudo))
+        pairs.append((human, MOUTH_LUT[pseudo]))
     return pairs
 
 
