@@ -5,6 +5,11 @@ from django.db.models import Q
 MAX_OPEN_SECONDS = 600
 
 
+class MissingPersonPolicy(models.TextChoices):
+    KEEP_LOCKED = "keep_locked", "Keep locked"
+    FOLLOW_ALLOW_LIST = "follow_allow_list", "Open if the allow list lets them in"
+
+
 class Door(models.Model):
     class ControllerKind(models.TextChoices):
         MQTT = "mqtt", "MQTT"
@@ -30,9 +35,44 @@ class Door(models.Model):
     open_seconds = models.FloatField(default=5.0, help_text="How long the lock stays open after a grant.")
     fail_mode = models.CharField(max_length=16, choices=FailMode, default=FailMode.SECURE)
 
+    # How the frames of a person passing become one decision: K of the last N frames must name the same
+    # allowed person, all within T seconds; after a grant the door ignores that person for the cooldown.
+    grant_frames = models.PositiveSmallIntegerField(
+        "frames to agree (K)", default=2, help_text="Frames that must name the same allowed person."
+    )
+    window_frames = models.PositiveSmallIntegerField(
+        "frames considered (N)", default=3, help_text="How many recent frames of a passing face are counted."
+    )
+    window_seconds = models.FloatField(
+        "window (T, seconds)", default=2.0, help_text="The agreeing frames fall within this many seconds."
+    )
+    cooldown_seconds = models.FloatField(
+        default=5.0, help_text="After a grant, that person is not granted again at this door for this long."
+    )
+    missing_person_policy = models.CharField(
+        max_length=24,
+        choices=MissingPersonPolicy,
+        default=MissingPersonPolicy.KEEP_LOCKED,
+        help_text="What the door does for a person reported missing; an alert is raised either way.",
+    )
+
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(grant_frames__gte=1) & Q(window_frames__gte=models.F("grant_frames")),
+                name="door_grant_frames_within_window",
+                violation_error_message="K must be at least 1 and at most N.",
+            ),
+            models.CheckConstraint(
+                condition=Q(window_seconds__gt=0) & Q(cooldown_seconds__gte=0),
+                name="door_window_and_cooldown_range",
+                violation_error_message="The window must be positive and the cooldown not negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(missing_person_policy__in=["keep_locked", "follow_allow_list"]),
+                name="door_missing_person_policy_valid",
+            ),
             models.CheckConstraint(
                 condition=Q(controller_kind__in=["mqtt", "http"]), name="door_controller_kind_valid"
             ),

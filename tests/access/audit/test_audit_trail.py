@@ -143,6 +143,11 @@ def test_admin_create_change_delete_are_logged(admin_site_client):
         "http_url": "",
         "open_seconds": "4",
         "fail_mode": "fail_secure",
+        "grant_frames": "2",
+        "window_frames": "3",
+        "window_seconds": "2",
+        "cooldown_seconds": "5",
+        "missing_person_policy": "keep_locked",
     }
 
     assert client.post(reverse("admin:doors_door_add"), form).status_code == 302
