@@ -8,6 +8,7 @@ network was trained on dlib's chips and its codes move when the chip moves by a 
 """
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -119,7 +120,12 @@ def _invert(affine: np.ndarray) -> np.ndarray:
     return np.hstack([linear, -linear @ affine[:, 2:]])
 
 
-def chip_transform(keypoints: dict[str, Point], size: int = 150, padding: float = 0.25) -> np.ndarray:
+def chip_transform(
+    keypoints: dict[str, Point],
+    size: int = 150,
+    padding: float = 0.25,
+    template: Mapping[str, Point] = TEMPLATE,
+) -> np.ndarray:
     """2x3 similarity taking image pixels to the chip pixels dlib samples them into (its
     get_mapping_to_chip), fitted on every given keypoint; the face square spans size/(1+2*padding) pixels.
 
@@ -127,8 +133,11 @@ def chip_transform(keypoints: dict[str, Point], size: int = 150, padding: float 
     least-squares answer). dlib then frames the chip with a rectangle of size*scale image pixels centred on
     the template's centre and samples the chip's corner pixels at the rectangle's corners, which shifts the
     chip by about half a pixel and stretches it by (size*scale-1)/(size-1)/scale; so does this matrix.
+
+    A keypoint model whose points sit elsewhere on the face than on dlib's mean face gives its own
+    `template`, in the same unit face square.
     """
-    unknown = sorted(set(keypoints) - set(TEMPLATE))
+    unknown = sorted(set(keypoints) - set(template))
     if unknown:
         raise ValueError(f"keypoints not in the face template: {unknown}")
     if len(keypoints) < 2:
@@ -136,7 +145,7 @@ def chip_transform(keypoints: dict[str, Point], size: int = 150, padding: float 
     if size < 2 or padding < 0:
         raise ValueError(f"need size >= 2 and padding >= 0, got size={size}, padding={padding}")
     names = list(keypoints)
-    template_points = (padding + np.array([TEMPLATE[n] for n in names])) / (2 * padding + 1) * size
+    template_points = (padding + np.array([template[n] for n in names])) / (2 * padding + 1) * size
     fit = _similarity(template_points, np.array([keypoints[n] for n in names], dtype=np.float64))
     scale = math.hypot(fit[0, 0], fit[1, 0])
     step = (size * scale - 1) / (size - 1)  # image pixels between neighbouring chip pixels
@@ -271,7 +280,11 @@ def extract_chip(image_rgb: np.ndarray, transform: np.ndarray, size: int = 150) 
 
 
 def face_chip(
-    image_rgb: np.ndarray, keypoints: dict[str, Point], size: int = 150, padding: float = 0.25
+    image_rgb: np.ndarray,
+    keypoints: dict[str, Point],
+    size: int = 150,
+    padding: float = 0.25,
+    template: Mapping[str, Point] = TEMPLATE,
 ) -> np.ndarray:
     """The chip dlib.get_face_chip(image, shape, size, padding) gives for a shape with these keypoints."""
-    return extract_chip(image_rgb, chip_transform(keypoints, size, padding), size)
+    return extract_chip(image_rgb, chip_transform(keypoints, size, padding, template), size)

@@ -24,6 +24,20 @@ class Parsing:
         )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Visibility:
+    """What a face's parsing shows of it: which parts are visible, how sure each keypoint is, and why the
+    face counts as occluded (an eye, the nose or the mouth covered, the face partly out of frame)."""
+
+    parts: dict[str, bool]  # part name -> a plausible segment of it was found
+    confidence: dict[str, float]  # keypoint name -> 0..1
+    occlusions: tuple[str, ...] = ()  # one sentence each, empty when the face is fully visible
+
+    @property
+    def occluded(self) -> bool:
+        return bool(self.occlusions)
+
+
 @dataclass
 class Face:
     """One face in one image; each model fills in its own field (InsightFace's `Face` pattern)."""
@@ -34,6 +48,7 @@ class Face:
     chip: np.ndarray | None = None  # aligned 150x150x3 RGB uint8
     code: np.ndarray | None = None  # (128,) float32 face code
     parsing: Parsing | None = None  # per-pixel classes from the face parser
+    visibility: Visibility | None = None  # from the parsing: keypoint confidences and occlusion verdicts
 
     @property
     def width(self) -> float:

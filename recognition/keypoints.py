@@ -1,0 +1,312 @@
+"""Keypoints and occlusion verdicts from a face's parsing: segments -> named points with confidence.
+
+Each part (brows, eyes, nose, lips) is a segment of the label map. Its points come from the segment's pixel
+moments, which average over every pixel and so land between pixels: centres are centroids; ends and corners
+are the extreme points along the face's horizontal axis (the line through the eye centres), read from the
+segment's spread along that axis (`EXTENT_SIGMAS` standard deviations from the centroid, the half-length of
+a filled ellipse) and placed across the axis at the mean of the segment's outermost pixels; the nose base and
+lip edges are extremes the same way along the face's vertical axis. Points are computed in the parsing crop
+and mapped to image pixels with its `crop_to_image`.
+
+A part is visible when its segment covers a plausible share of the face: its area against the squared
+inter-ocular distance (or the box when the eyes are missing), within the range measured on FASSEG's human
+labels and dlib-aligned photos (`PLAUSIBLE_AREA`). Its points' confidence falls to 0 as the area leaves the
+range and with the share of the part's pixels outside its main blob. A face missing an eye, its nose or its
+mouth is reported occluded (`Visibility.occlusions`), as is a face whose box runs out of the image.
+
+"left" is image-left, as in the parser's classes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from recognition.models.parser import FaceParser
+from recognition.types import Face, Point, Visibility
+
+__all__ = [
+    "KEYPOINTS",
+    "PART_CLASSES",
+    "PLAUSIBLE_AREA",
+    "MaskKeypoints",
+    "face_outside_image",
+    "mask_keypoints",
+]
+
+# Class values of the parser's 11-class scheme (recognition.models.parser.CLASSES), by part.
+PART_CLASSES: dict[str, tuple[int, ...]] = {
+    "left_brow": (2,),
+    "right_brow": (3,),
+    "left_eye": (4,),
+    "right_eye": (5,),
+    "nose": (6,),
+    "upper_lip": (7,),
+    "lower_lip": (9,),
+    "mouth": (7, 8, 9),
+}
+# Plausible part areas over the squared inter-ocular distance (eye centre to eye centre).
+PLAUSIBLE_AREA: dict[str, tuple[float, float]] = {
+    "left_brow": (0.03, 0.6),
+    "right_brow": (0.03, 0.6),
+    "left_eye": (0.02, 0.35),
+    "right_eye": (0.02, 0.35),
+    "nose": (0.15, 1.6),
+    "mouth": (0.12, 1.6),
+    "upper_lip": (0.02, 0.8),
+    "lower_lip": (0.02, 0.8),
+}
+# Below this confidence a point is reported but not used to align the face.
+MIN_CONFIDENCE = 0.5
+# A face box with more than this share of its area outside the image is partly out of frame.
+MAX_OUTSIDE = 0.1
+# Without eyes, the inter-ocular distance is taken as this share of the detector box's width (dlib's box
+# is about brow to chin and ear to ear; its eye centres sit 0.41 of its width apart on frontal faces).
+EYES_PER_BOX_WIDTH = 0.41
+
+# Each keypoint: its part, the axis it is read along ("along" the eye line, "down" across it, or None for
+# the part's centroid) and how many of the part's standard deviations along that axis it lies from the
+# centroid. The multiples were measured on FASSEG's frontal human masks against dlib's 68 points
+# (`recognition.training.fit_keypoint_template --sigmas`): medians over 45 faces.
+KEYPOINTS: dict[str, tuple[str, str | None, float]] = {
+    "left_eye_center": ("left_eye", None, 0.0),
+    "left_eye_outer": ("left_eye", "along", -1.7),
+    "left_eye_inner": ("left_eye", "along", 2.1),
+    "right_eye_center": ("right_eye", None, 0.0),
+    "right_eye_inner": ("right_eye", "along", -2.1),
+    "right_eye_outer": ("right_eye", "along", 1.8),
+    "left_brow_outer": ("left_brow", "along", -2.3),
+    "left_brow_inner": ("left_brow", "along", 2.3),
+    "right_brow_inner": ("right_brow", "along", -2.2),
+    "right_brow_outer": ("right_brow", "along", 2.2),
+    "nose_tip": ("nose", "down", 0.55),
+    "nose_base": ("nose", "down", 1.8),
+    "left_mouth_corner": ("mouth", "along", -2.25),
+    "right_mouth_corner": ("mouth", "along", 2.25),
+    "mouth_center": ("mouth", None, 0.0),
+    "upper_lip_center": ("upper_lip", None, 0.0),
+    "upper_lip_top": ("upper_lip", "down", -2.0),
+    "lower_lip_center": ("lower_lip", None, 0.0),
+    "lower_lip_bottom": ("lower_lip", "down", 2.0),
+}
+
+
+@dataclass(frozen=True)
+class Segment:
+    pixels: np.ndarray  # (n, 2) x, y of the part's pixels in its main blobs
+    purity: float  # share of the part's pixels in those blobs
+
+    @property
+    def area(self) -> float:
+        return float(len(self.pixels))
+
+    @property
+    def centre(self) -> np.ndarray:
+        return self.pixels.mean(axis=0)
+
+    def point(self, axis: np.ndarray, sigmas: float) -> np.ndarray:
+        """The centroid moved `sigmas` standard deviations of the pixels along unit `axis`; a point near the
+        segment's end (|sigmas| >= 1.5) is placed across the axis at the mean of the outermost fifth of the
+        pixels, where the end actually is, rather than on the centroid's line."""
+        offsets = self.pixels - self.centre
+        along = offsets @ axis
+        point = self.centre + sigmas * along.std() * axis
+        if abs(sigmas) < 1.5:
+            return point
+        across_axis = np.array([-axis[1], axis[0]])
+        signed = math.copysign(1.0, sigmas) * along
+        outermost = signed >= np.quantile(signed, 0.8)
+        return point + (offsets[outermost] @ across_axis).mean() * across_axis
+
+
+def segment_of(labels: np.ndarray, classes: tuple[int, ...]) -> Segment | None:
+    """The part's pixels in blobs at least a quarter the size of its largest one (specks of the class
+    elsewhere are parsing noise); None when the class is absent."""
+    mask = np.isin(labels, classes).astype(np.uint8)
+    count, blobs, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count < 2:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    kept = 1 + np.flatnonzero(areas >= areas.max() / 4)
+    rows, cols = np.nonzero(np.isin(blobs, kept))
+    return Segment(np.stack([cols, rows], axis=1).astype(np.float64), float(len(rows) / areas.sum()))
+
+
+@dataclass(frozen=True)
+class MaskKeypoints:
+    """Named points (image pixels) with a 0..1 confidence each, and the part areas they were judged on."""
+
+    points: dict[str, Point]
+    confidence: dict[str, float]
+    part_areas: dict[str, float]  # over the squared inter-ocular distance; 0 for a missing part
+    visible: dict[str, bool]
+
+    def confident(self, minimum: float = MIN_CONFIDENCE) -> dict[str, Point]:
+        return {name: xy for name, xy in self.points.items() if self.confidence[name] >= minimum}
+
+
+def _area_confidence(ratio: float, low: float, high: float) -> float:
+    """1 inside [low, high], falling linearly to 0 at half of low and at twice high."""
+    if ratio <= low / 2 or ratio >= 2 * high:
+        return 0.0
+    if ratio < low:
+        return (ratio - low / 2) / (low / 2)
+    if ratio > high:
+        return (2 * high - ratio) / high
+    return 1.0
+
+
+def mask_keypoints(labels: np.ndarray, to_image: np.ndarray, box_width: float | None = None) -> MaskKeypoints:
+    """The named keypoints of one face's label map (classes as `PART_CLASSES`), mapped to image pixels by
+    the 2x3 affine `to_image`; box_width (image pixels) scales plausibility when both eyes are missing."""
+    segments = {part: segment_of(labels, classes) for part, classes in PART_CLASSES.items()}
+    eyes = segments["left_eye"], segments["right_eye"]
+    linear = np.asarray(to_image, np.float64)[:, :2]
+    pixel_size = math.sqrt(abs(np.linalg.det(linear)))  # image pixels per label pixel
+    if all(eyes):
+        between = eyes[1].centre - eyes[0].centre
+        inter_ocular = float(np.linalg.norm(between))
+        axis = between / inter_ocular if inter_ocular > 0 else np.array([1.0, 0.0])
+    else:
+        # Faces reach the parser upright to within the detector's tolerance: the crop's own axes will do.
+        axis = np.array([1.0, 0.0])
+        inter_ocular = EYES_PER_BOX_WIDTH * (box_width if box_width else labels.shape[1] / 2) / pixel_size
+    down = np.array([-axis[1], axis[0]])
+
+    local: dict[str, np.ndarray] = {}
+    confidence: dict[str, float] = {}
+    part_areas: dict[str, float] = {}
+    visible: dict[str, bool] = {}
+    for part, segment in segments.items():
+        ratio = segment.area / inter_ocular**2 if segment is not None and inter_ocular > 0 else 0.0
+        part_areas[part] = ratio
+        visible[part] = bool(segment is not None and ratio >= PLAUSIBLE_AREA[part][0])
+        if segment is None:
+            continue
+        score = round(_area_confidence(ratio, *PLAUSIBLE_AREA[part]) * segment.purity, 3)
+        for name, (of_part, along, sigmas) in KEYPOINTS.items():
+            if of_part == part:
+                local[name] = segment.point(down if along == "down" else axis, sigmas)
+                confidence[name] = score
+
+    points: dict[str, Point] = {}
+    if local:
+        placed = cv2.transform(np.array([list(local.values())]), np.asarray(to_image, np.float64))[0]
+        points = {name: (float(x), float(y)) for name, (x, y) in zip(local, placed, strict=True)}
+    return MaskKeypoints(points, confidence, part_areas, visible)
+
+
+def face_outside_image(box: tuple[float, float, float, float], image_shape: tuple[int, ...]) -> float:
+    """Share of the face box's area that lies outside the image."""
+    x1, y1, x2, y2 = box
+    height, width = image_shape[:2]
+    area = max(x2 - x1, 0) * max(y2 - y1, 0)
+    if area == 0:
+        return 1.0
+    inside = max(min(x2, width) - max(x1, 0), 0) * max(min(y2, height) - max(y1, 0), 0)
+    return 1.0 - inside / area
+
+
+def occlusions(found: MaskKeypoints, outside: float) -> tuple[str, ...]:
+    """Why a face counts as occluded, one sentence each, from which parts are visible and the share of its
+    box outside the image."""
+    visible = found.visible
+    reasons = []
+    if not visible["left_eye"] and not visible["right_eye"]:
+        reasons.append("the eyes are covered (sunglasses?)")
+    else:
+        reasons += [
+            f"the {side} eye is not visible" for side in ("left", "right") if not visible[f"{side}_eye"]
+        ]
+    if not visible["nose"] and not visible["mouth"]:
+        reasons.append("the nose and mouth are covered (a face mask?)")
+    else:
+        reasons += [f"the {part} is covered" for part in ("nose", "mouth") if not visible[part]]
+    if outside > MAX_OUTSIDE:
+        reasons.append(f"the face is partly out of the frame ({outside:.0%} of it outside the image)")
+    return tuple(reasons)
+
+
+# Where the keypoints sit in dlib's chip, in the unit face square of recognition.align.TEMPLATE: medians
+# over real photos aligned by dlib's 5 points, from `python -m recognition.training.fit_keypoint_template`
+# (its docstring has the command and the data). The brows are left out: they wander under hair and
+# parsing noise (a median spread three times the eyes'), so they would only add noise to the fit.
+ALIGNMENT_TEMPLATE: dict[str, Point] = {
+    "left_eye_center": (0.2039, 0.2094),
+    "left_eye_outer": (0.1041, 0.2113),
+    "left_eye_inner": (0.3246, 0.2075),
+    "right_eye_center": (0.7576, 0.2120),
+    "right_eye_inner": (0.6403, 0.2137),
+    "right_eye_outer": (0.8610, 0.2116),
+    "nose_tip": (0.4853, 0.4712),
+    "nose_base": (0.4842, 0.6021),
+    "left_mouth_corner": (0.2604, 0.7851),
+    "right_mouth_corner": (0.7081, 0.7864),
+    "mouth_center": (0.4876, 0.7898),
+}
+# The detector box's corners in the same frame (same fit): the alignment of a face whose parts cannot
+# align it, an eye and the nose hidden say. It is looser (its spread is five times the eyes') but keeps the
+# face's code usable while the face is reported occluded.
+BOX_TEMPLATE: dict[str, Point] = {"box_top_left": (-0.2079, -0.3009), "box_bottom_right": (1.0222, 0.9849)}
+# Mask points align a face when at least this many confident ones, from at least two parts, are known.
+MIN_ALIGNMENT_POINTS = 3
+
+
+def _parts_of(names: Iterable[str]) -> set[str]:
+    return {KEYPOINTS[name][0] for name in names}
+
+
+def points_from_box(box: tuple[float, float, float, float]) -> dict[str, Point]:
+    """Where an average face in the detector box has the alignment points (its corners fitted onto
+    BOX_TEMPLATE, ALIGNMENT_TEMPLATE mapped through the fit)."""
+    x1, y1, x2, y2 = box
+    to_box = _similarity(np.array(list(BOX_TEMPLATE.values())), np.array([(x1, y1), (x2, y2)], np.float64))
+    template = np.array(list(ALIGNMENT_TEMPLATE.values()))
+    placed = template @ to_box[:, :2].T + to_box[:, 2]
+    return {name: (float(x), float(y)) for name, (x, y) in zip(ALIGNMENT_TEMPLATE, placed, strict=True)}
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The rotation+scale+translation taking two points exactly onto two others, as a 2x3 matrix."""
+    a, b = src[0, 0] + 1j * src[0, 1], src[1, 0] + 1j * src[1, 1]
+    c, d = dst[0, 0] + 1j * dst[0, 1], dst[1, 0] + 1j * dst[1, 1]
+    scale = (d - c) / (b - a)
+    shift = c - scale * a
+    return np.array([[scale.real, -scale.imag, shift.real], [scale.imag, scale.real, shift.imag]])
+
+
+class ParsingKeypoints:
+    """The production keypoint model: parse the face, derive keypoints and verdicts from its segments.
+
+    `get` fills `face.parsing`, `face.visibility` (part visibility, keypoint confidences, occlusions) and
+    `face.keypoints`: the confident mask points, or, when too few of them are confident to align the face,
+    the points an average face would have in its detector box (then with confidence 0). The engine aligns
+    with the points named in `template`.
+    """
+
+    template = ALIGNMENT_TEMPLATE
+
+    def __init__(self, parser: FaceParser | None = None):
+        self.parser = parser if parser is not None else FaceParser()
+
+    def prepare(self, device: str = "cpu") -> None:
+        self.parser.prepare(device)
+
+    def get(self, img: np.ndarray, face: Face) -> dict[str, Point]:
+        parsing = self.parser.get(img, face)
+        found = mask_keypoints(parsing.labels, parsing.crop_to_image, face.width)
+        confident = found.confident()
+        aligning = [name for name in confident if name in self.template]
+        confidence = dict(found.confidence)
+        if len(aligning) < MIN_ALIGNMENT_POINTS or len(_parts_of(aligning)) < 2:
+            confident = points_from_box(face.box)
+            confidence |= dict.fromkeys(confident, 0.0)
+        face.keypoints = confident
+        face.visibility = Visibility(
+            found.visible, confidence, occlusions(found, face_outside_image(face.box, img.shape))
+        )
+        return face.keypoints
