@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from access.cameras.models import Camera
 from access.doors.models import Door
@@ -53,6 +54,9 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["kind", "person", "camera", "created_at"], name="alert_sighting_dedup"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=["blocklist", "missing", "controller_offline", "pipeline_down"]),
@@ -80,3 +84,68 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} alert {self.pk} ({self.state})"
+
+    @property
+    def is_sighting(self) -> bool:
+        return self.kind in SIGHTING_KINDS
+
+
+SIGHTING_KINDS = frozenset({Alert.Kind.BLOCKLIST, Alert.Kind.MISSING})
+
+
+class AlertLock(models.Model):
+    """One row per de-duplication key (kind plus person, camera or door).
+
+    Raising an alert updates its key's row before looking for a duplicate, so two workers raising the same
+    alert queue up on the row lock (PostgreSQL) or the database write lock (SQLite) instead of both
+    finding nothing and both creating one.
+    """
+
+    key = models.CharField(max_length=120, unique=True)
+    locked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class AlertDelivery(models.Model):
+    """One notification of one alert to one target, recorded so a retried task never sends it twice."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        WEBHOOK = "webhook", "Webhook"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (retried until the attempts run out)"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=8, choices=Channel)
+    target = models.CharField(max_length=500, help_text="The e-mail address or webhook URL.")
+    status = models.CharField(max_length=8, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["alert", "channel", "target"]
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "channel", "target"], name="alert_delivery_once"),
+            models.CheckConstraint(
+                condition=Q(channel__in=["email", "webhook"]), name="alert_delivery_channel"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sending", "sent", "failed"]), name="alert_delivery_status"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="alert_delivery_sent_has_time",
+                violation_error_message="A sent delivery records when it was sent.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} of alert {self.alert_id} to {self.target} ({self.status})"

@@ -159,6 +159,21 @@ FACEGATE_GALLERY_DIR = Path(env.str("FACEGATE_GALLERY_DIR", default=str(DATA_DIR
 FACEGATE_GALLERY_HISTORY_DAYS = env.int("FACEGATE_GALLERY_HISTORY_DAYS", default=7)
 FACEGATE_MAX_UPLOAD_BYTES = env.int("FACEGATE_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 FACEGATE_MAX_UPLOAD_PIXELS = env.int("FACEGATE_MAX_UPLOAD_PIXELS", default=40_000_000)
+# A blocklisted or missing person seen again by the same camera within this many seconds raises no new alert.
+FACEGATE_ALERT_DEDUP_SECONDS = env.float("FACEGATE_ALERT_DEDUP_SECONDS", default=300.0)
+# Alerts go by e-mail to these addresses and as signed JSON to these webhooks (see access/alerts/delivery.py).
+FACEGATE_ALERT_EMAILS = env.list("FACEGATE_ALERT_EMAILS", default=[])
+FACEGATE_ALERT_WEBHOOK_URLS = env.list("FACEGATE_ALERT_WEBHOOK_URLS", default=[])
+FACEGATE_WEBHOOK_SECRET = env.str("FACEGATE_WEBHOOK_SECRET", default="")
+FACEGATE_WEBHOOK_TIMEOUT_S = env.float("FACEGATE_WEBHOOK_TIMEOUT_S", default=5.0)
+FACEGATE_ALERT_DELIVERY_RETRIES = env.int("FACEGATE_ALERT_DELIVERY_RETRIES", default=6)
+# Where people reach this server: links in alerts (snapshot, alert) are made absolute with it.
+FACEGATE_PUBLIC_URL = env.str("FACEGATE_PUBLIC_URL", default="http://localhost:8000")
+# SMTP from one URL, e.g. smtp+tls://user:password@mail.example.com:587; the default prints mail to the log.
+_EMAIL = env.email_url("EMAIL_URL", default="consolemail://")
+globals().update({name: value for name, value in _EMAIL.items() if value is not None})
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="FaceGate <facegate@localhost>")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

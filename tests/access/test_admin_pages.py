@@ -50,7 +50,7 @@ def test_admin_pages_render(client, person, door, door_group, camera, app, model
         "doorgroup": door_group,
         "camera": camera,
         "event": event,
-        "alert": raise_alert(event, "blocklist"),
+        "alert": raise_alert("blocklist", event=event)[0],
         "allowentry": AllowEntry.objects.create(person=person, door=door),
         "blockentry": BlockEntry.objects.create(person=person, reason="Trespass"),
         "missingentry": MissingEntry.objects.create(

@@ -159,7 +159,7 @@ RESOURCES = [
         "alerts",
         frozenset({"admin", "operator", "viewer"}),
         frozenset(),
-        lambda s: raise_alert(s.new_event(), "blocklist"),
+        lambda s: raise_alert("blocklist", event=s.new_event())[0],
         writes=frozenset(),
     ),
     Resource("audit-log", frozenset({"admin"}), frozenset(), lambda s: _audit_entry(s), writes=frozenset()),
@@ -243,7 +243,7 @@ def test_role_matrix(client_for, site, resource: Resource, operation: str, role:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_acknowledging_alerts(client_for, site, role):
-    alert = raise_alert(site.new_event(), "blocklist")
+    alert, _ = raise_alert("blocklist", event=site.new_event())
 
     response = client_for(role).post(f"/api/alerts/{alert.pk}/acknowledge/")
 

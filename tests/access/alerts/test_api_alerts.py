@@ -11,7 +11,7 @@ from access.events.services import record_event
 @pytest.fixture
 def alert(camera) -> Alert:
     event, _ = record_event("k", camera=camera, decision="alert", reason="Blocklisted: trespass")
-    return raise_alert(event, Alert.Kind.BLOCKLIST)
+    return raise_alert(Alert.Kind.BLOCKLIST, event=event)[0]
 
 
 def test_acknowledge_then_resolve(operator_client, alert):

@@ -52,7 +52,11 @@ def test_event_constraints(camera, fields):
 def test_an_event_raises_one_alert(camera):
     event, _ = record_event("k", camera=camera, decision="alert", reason="Blocklisted: trespass")
 
-    assert raise_alert(event, "blocklist").pk == raise_alert(event, "blocklist").pk
+    first, created = raise_alert("blocklist", event=event)
+    again, created_again = raise_alert("blocklist", event=event)
+
+    assert (created, created_again) == (True, False)
+    assert again.pk == first.pk
 
 
 def test_snapshot_endpoint_decrypts_for_viewers(client_for, camera, photo_bytes):
