@@ -191,6 +191,41 @@ def identify_image(self: RecognitionTask, image_base64: str) -> list[dict]:
     ]
 
 
+@shared_task(
+    base=RecognitionTask,
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT_DB_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=2,
+    max_retries=3,  # a retry past FACEGATE_MAX_FRAME_AGE_S only counts the frame stale
+    soft_time_limit=10,
+    time_limit=15,
+)
+def process_frame(
+    self: RecognitionTask, camera_id: int, frame_b64: str, captured_at: float, frame_id: str
+) -> dict:
+    """Decide on one camera frame (base64 JPEG): the event ids it wrote and the milliseconds per stage.
+
+    Idempotent: a retried or duplicated frame writes no second event and sends no second door command.
+    """
+    from access.decisions.services import process_frame as decide_frame
+
+    stages: dict[str, float] = {}
+    events = decide_frame(
+        camera_id,
+        base64.b64decode(frame_b64),
+        captured_at,
+        frame_id,
+        engine=self.engine,
+        gallery=self.synced_gallery(),
+        scoring=self.scoring,
+        stages=stages,
+    )
+    stages_ms = {stage: seconds * 1000 for stage, seconds in stages.items()}
+    return {"events": [event.pk for event in events], "stages_ms": stages_ms}
+
+
 @shared_task
 def prune_gallery_changes() -> int:
     """Celery beat, hourly: forget gallery changes past FACEGATE_GALLERY_HISTORY_DAYS."""

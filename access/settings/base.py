@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "access.cameras",
     "access.watchlists",
     "access.events",
+    "access.decisions",
     "access.alerts",
     "access.audit",
 ]
@@ -159,6 +160,9 @@ FACEGATE_GALLERY_DIR = Path(env.str("FACEGATE_GALLERY_DIR", default=str(DATA_DIR
 FACEGATE_GALLERY_HISTORY_DAYS = env.int("FACEGATE_GALLERY_HISTORY_DAYS", default=7)
 FACEGATE_MAX_UPLOAD_BYTES = env.int("FACEGATE_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 FACEGATE_MAX_UPLOAD_PIXELS = env.int("FACEGATE_MAX_UPLOAD_PIXELS", default=40_000_000)
+# A frame older than this when a worker picks it up is dropped (and counted): the door must not act on the
+# past.
+FACEGATE_MAX_FRAME_AGE_S = env.float("FACEGATE_MAX_FRAME_AGE_S", default=1.0)
 # A blocklisted or missing person seen again by the same camera within this many seconds raises no new alert.
 FACEGATE_ALERT_DEDUP_SECONDS = env.float("FACEGATE_ALERT_DEDUP_SECONDS", default=300.0)
 # Alerts go by e-mail to these addresses and as signed JSON to these webhooks (see access/alerts/delivery.py).

@@ -22,11 +22,15 @@ class Verdict:
 def access_verdict(person: Person, door: Door, at: datetime | None = None) -> Verdict:
     """Whether `person` may pass `door` at `at` (default now), and why.
 
-    In order: a block in force (alert), an open missing case (alert), suspension (deny), then an allow entry
-    in force for this door, directly or through a group, whose weekly schedule includes the moment (grant).
-    So a block always beats an allow.
+    In order: a block in force (alert), an open missing case (alert), then `allow_verdict`. So a block always
+    beats an allow.
     """
     at = at or timezone.now()
+    return sighting_alert(person, at) or allow_verdict(person, door, at)
+
+
+def sighting_alert(person: Person, at: datetime) -> Verdict | None:
+    """The alert that seeing `person` at `at` raises anywhere: a block in force, else an open missing case."""
     block = person.block_entries.in_force(at).first()
     if block is not None:
         return Verdict(Event.Decision.ALERT, f"Blocklisted: {block.reason}", Alert.Kind.BLOCKLIST)
@@ -35,6 +39,12 @@ def access_verdict(person: Person, door: Door, at: datetime | None = None) -> Ve
         return Verdict(
             Event.Decision.ALERT, f"Reported missing (case {case.case_number})", Alert.Kind.MISSING
         )
+    return None
+
+
+def allow_verdict(person: Person, door: Door, at: datetime) -> Verdict:
+    """What the allow list alone says: suspension denies, then an allow entry in force for this door, directly
+    or through a group, whose weekly schedule includes the moment grants."""
     if person.status == Person.Status.SUSPENDED:
         return Verdict(Event.Decision.DENY, "Person is suspended")
     entries = (
