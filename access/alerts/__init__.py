@@ -1,1 +1,1 @@
-"""Alerts: a blocklisted or missing person was seen; someone must acknowledge and resolve it."""
+"""Alerts: a blocklisted or missing person was seen, or a door controller or camera pipeline went quiet."""

@@ -13,9 +13,9 @@ _conflict = OpenApiResponse(description="The alert is not in a state that allows
 
 
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
-    """Alerts raised by events; operators acknowledge and resolve them."""
+    """Alerts raised by sightings and equipment faults; operators acknowledge and resolve them."""
 
-    queryset = Alert.objects.select_related("event")
+    queryset = Alert.objects.all()
     serializer_class = AlertSerializer
     filterset_class = AlertFilterSet
     action_permissions = {"acknowledge": "change", "resolve": "change"}
