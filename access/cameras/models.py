@@ -80,3 +80,43 @@ class Camera(models.Model):
         if self.match_threshold is None:
             return settings.FACEGATE_MATCH_THRESHOLD
         return self.match_threshold
+
+
+class CameraHealth(models.Model):
+    """What the camera service and the frame workers have done with one camera's frames; one row per camera.
+
+    The counters only grow (F() increments from many processes); the times say how fresh each stage is.
+    """
+
+    camera = models.OneToOneField(Camera, on_delete=models.CASCADE, primary_key=True, related_name="health")
+    frames_read = models.PositiveBigIntegerField(default=0, help_text="Frames read from the source.")
+    frames_sent = models.PositiveBigIntegerField(default=0, help_text="Frames handed to the frame workers.")
+    frames_dropped = models.PositiveBigIntegerField(
+        default=0, help_text="Frames dropped by the camera service because the workers were behind."
+    )
+    frames_stale = models.PositiveBigIntegerField(
+        default=0, help_text="Frames a worker dropped because they were too old when it picked them up."
+    )
+    frames_corrupt = models.PositiveBigIntegerField(
+        default=0, help_text="Corrupt, empty or oversized frames, skipped."
+    )
+    frames_analysed = models.PositiveBigIntegerField(default=0, help_text="Frames a worker analysed.")
+    reconnects = models.PositiveBigIntegerField(default=0, help_text="Times the stream was opened again.")
+    frames_per_second = models.FloatField(
+        default=0.0, help_text="Frames read per second over the camera service's last heartbeat interval."
+    )
+    last_frame_at = models.DateTimeField(null=True, blank=True, help_text="When a frame was last read.")
+    last_analysed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a frame was last analysed."
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the camera service last said it is alive and reading (at least every 2 s).",
+    )
+
+    class Meta:
+        verbose_name_plural = "camera health"
+
+    def __str__(self) -> str:
+        return f"health of {self.camera}"

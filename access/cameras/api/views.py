@@ -41,8 +41,11 @@ class CameraViewSet(viewsets.ModelViewSet):
         """Post one frame from this camera (device accounts only, for their own camera)."""
         camera = self.get_object()
         upload = ImageUploadSerializer(data=request.data)
-        upload.is_valid(raise_exception=True)
+        if not upload.is_valid():
+            # Answered, not raised: raising rolls the request's transaction back, and the count with it.
+            services.record_frame_stats(camera.pk, corrupt=1)
+            return Response(upload.errors, status=status.HTTP_400_BAD_REQUEST)
         frame = upload.validated_data["decoded"]
-        queued = services.submit_frame(camera, frame)
+        queued = services.receive_pushed_frame(camera, frame)
         body = {"camera": camera.pk, "width": frame.width, "height": frame.height, "queued": queued}
         return Response(FrameAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
