@@ -1,9 +1,11 @@
 from django.conf import settings
-from django.core.validators import URLValidator
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from access.doors.models import Door
+
+from .sources import SourceKind, parse_source, validate_source_url
 
 # Face codes are unit vectors, so the distance between two of them lies in [0, 2].
 MAX_MATCH_THRESHOLD = 2.0
@@ -15,8 +17,15 @@ class Camera(models.Model):
     source_url = models.CharField(
         "source URL",
         max_length=500,
-        validators=[URLValidator(schemes=["rtsp", "rtsps", "http", "https"])],
-        help_text="Stream address, e.g. rtsp://10.0.0.5/stream1.",
+        validators=[validate_source_url],
+        help_text=(
+            "Where the frames come from: rtsp(s)://host/path, http(s)://host/path (MJPEG), a video file "
+            "(file:///abs/path.mp4 or /abs/path.mp4) or a local device (device://0)."
+        ),
+    )
+    loop = models.BooleanField(
+        default=False,
+        help_text="Video files only: play again from the start at the end (demo clips), instead of stopping.",
     )
     door = models.ForeignKey(
         Door,
@@ -73,6 +82,16 @@ class Camera(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if not self.loop:
+            return
+        try:
+            kind = parse_source(self.source_url).kind
+        except ValidationError:
+            return  # the source_url field reports its own error
+        if kind is not SourceKind.FILE:
+            raise ValidationError({"loop": "Only a video file can loop; a stream or a device plays live."})
 
     @property
     def effective_match_threshold(self) -> float:

@@ -20,6 +20,7 @@ class CameraSerializer(ValidatedModelSerializer):
             "id",
             "name",
             "source_url",
+            "loop",
             "door",
             "enabled",
             "frame_rate",
