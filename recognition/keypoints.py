@@ -49,24 +49,27 @@ PART_CLASSES: dict[str, tuple[int, ...]] = {
     "lower_lip": (9,),
     "mouth": (7, 8, 9),
 }
-# Plausible part areas over the squared inter-ocular distance (eye centre to eye centre).
+# Plausible part areas over the squared inter-ocular distance (eye centre to eye centre). FASSEG's 45
+# frontal human masks span eyes 0.034-0.096, nose 0.20-0.37, mouth (closed to open) 0.09-0.22, brows up to
+# 0.15; the lower bounds leave room for narrowed eyes and thin lips, the upper ones for open mouths and a
+# parser's blurrier edges. Below half the lower bound a part counts as missing.
 PLAUSIBLE_AREA: dict[str, tuple[float, float]] = {
-    "left_brow": (0.03, 0.6),
-    "right_brow": (0.03, 0.6),
-    "left_eye": (0.02, 0.35),
-    "right_eye": (0.02, 0.35),
-    "nose": (0.15, 1.6),
-    "mouth": (0.12, 1.6),
-    "upper_lip": (0.02, 0.8),
-    "lower_lip": (0.02, 0.8),
+    "left_brow": (0.015, 0.4),
+    "right_brow": (0.015, 0.4),
+    "left_eye": (0.015, 0.25),
+    "right_eye": (0.015, 0.25),
+    "nose": (0.08, 0.8),
+    "mouth": (0.05, 0.8),
+    "upper_lip": (0.01, 0.6),
+    "lower_lip": (0.01, 0.6),
 }
 # Below this confidence a point is reported but not used to align the face.
 MIN_CONFIDENCE = 0.5
 # A face box with more than this share of its area outside the image is partly out of frame.
 MAX_OUTSIDE = 0.1
-# Without eyes, the inter-ocular distance is taken as this share of the detector box's width (dlib's box
-# is about brow to chin and ear to ear; its eye centres sit 0.41 of its width apart on frontal faces).
-EYES_PER_BOX_WIDTH = 0.41
+# Without eyes, the inter-ocular distance is taken as this share of the detector box's width (the median
+# on FASSEG's frontal human masks; 0.36 to 0.55 over its 45 faces).
+EYES_PER_BOX_WIDTH = 0.44
 
 # Each keypoint: its part, the axis it is read along ("along" the eye line, "down" across it, or None for
 # the part's centroid) and how many of the part's standard deviations along that axis it lies from the
@@ -184,7 +187,7 @@ def mask_keypoints(labels: np.ndarray, to_image: np.ndarray, box_width: float | 
     for part, segment in segments.items():
         ratio = segment.area / inter_ocular**2 if segment is not None and inter_ocular > 0 else 0.0
         part_areas[part] = ratio
-        visible[part] = bool(segment is not None and ratio >= PLAUSIBLE_AREA[part][0])
+        visible[part] = bool(segment is not None and ratio >= PLAUSIBLE_AREA[part][0] / 2)
         if segment is None:
             continue
         score = round(_area_confidence(ratio, *PLAUSIBLE_AREA[part]) * segment.purity, 3)
@@ -261,22 +264,14 @@ def _parts_of(names: Iterable[str]) -> set[str]:
 
 
 def points_from_box(box: tuple[float, float, float, float]) -> dict[str, Point]:
-    """Where an average face in the detector box has the alignment points (its corners fitted onto
-    BOX_TEMPLATE, ALIGNMENT_TEMPLATE mapped through the fit)."""
+    """Where an average face in the detector box has the alignment points: BOX_TEMPLATE's centre onto the
+    box's, scaled by the mean of the width and height ratios (boxes are upright, so no rotation)."""
     x1, y1, x2, y2 = box
-    to_box = _similarity(np.array(list(BOX_TEMPLATE.values())), np.array([(x1, y1), (x2, y2)], np.float64))
-    template = np.array(list(ALIGNMENT_TEMPLATE.values()))
-    placed = template @ to_box[:, :2].T + to_box[:, 2]
+    (left, top), (right, bottom) = BOX_TEMPLATE.values()
+    scale = ((x2 - x1) / (right - left) + (y2 - y1) / (bottom - top)) / 2
+    centre = np.array([(left + right) / 2, (top + bottom) / 2])
+    placed = (np.array(list(ALIGNMENT_TEMPLATE.values())) - centre) * scale + ((x1 + x2) / 2, (y1 + y2) / 2)
     return {name: (float(x), float(y)) for name, (x, y) in zip(ALIGNMENT_TEMPLATE, placed, strict=True)}
-
-
-def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """The rotation+scale+translation taking two points exactly onto two others, as a 2x3 matrix."""
-    a, b = src[0, 0] + 1j * src[0, 1], src[1, 0] + 1j * src[1, 1]
-    c, d = dst[0, 0] + 1j * dst[0, 1], dst[1, 0] + 1j * dst[1, 1]
-    scale = (d - c) / (b - a)
-    shift = c - scale * a
-    return np.array([[scale.real, -scale.imag, shift.real], [scale.imag, scale.real, shift.imag]])
 
 
 class ParsingKeypoints:

@@ -1,9 +1,10 @@
 """Enrollment quality: whether a photo's faces make a usable enrollment sample, and if not, why.
 
-Plain functions of analysed faces (box, score, keypoints, chip): exactly one face, large enough, sharp enough
-and frontal enough. Each failed check gives a reason the person taking the photo can act on, and the figures
-are returned either way so that they are stored on the sample. The thresholds, and how they were measured on
-real photos, are in `recognition.config.QualityConfig`.
+Plain functions of analysed faces (box, score, keypoints, chip, visibility): exactly one face, large enough,
+sharp enough, frontal enough and not occluded (the face parser's verdicts: eyes behind sunglasses, nose and
+mouth behind a mask, the face partly out of the frame). Each failed check gives a reason the person taking
+the photo can act on, and the figures are returned either way so that they are stored on the sample. The
+thresholds, and how they were measured on real photos, are in `recognition.config.QualityConfig`.
 """
 
 from __future__ import annotations
@@ -90,17 +91,27 @@ def yaw(keypoints: Mapping[str, Point]) -> float:
     return math.degrees(math.atan(offset / half_distance / NOSE_DEPTH_RATIO))
 
 
+def _has_pose(keypoints: Mapping[str, Point]) -> bool:
+    sides = [any(name.startswith(f"{side}_eye_") for name in keypoints) for side in ("left", "right")]
+    return all(sides) and "nose_base" in keypoints
+
+
 def face_figures(face: Face) -> dict[str, float]:
-    """The quality figures of one analysed face (box, score, keypoints and chip filled in)."""
+    """The quality figures of one analysed face (box, score, keypoints and chip filled in). Yaw and roll
+    need both eyes and the nose base; a face occluded there has none. `occluded` (1 or 0) is there when the
+    keypoint model judged visibility."""
     if face.chip is None or not face.keypoints:
         raise ValueError("the face needs keypoints and a chip: analyse it with the engine first")
-    return {
+    figures = {
         "face_size": float(min(face.width, face.height)),
         "sharpness": sharpness(face.chip),
-        "yaw": yaw(face.keypoints),
-        "roll": roll(face.keypoints),
         "detector_score": float(face.score),
     }
+    if _has_pose(face.keypoints) and not (face.visibility and face.visibility.occluded):
+        figures |= {"yaw": yaw(face.keypoints), "roll": roll(face.keypoints)}
+    if face.visibility is not None:
+        figures["occluded"] = float(face.visibility.occluded)
+    return figures
 
 
 def assess(faces: Sequence[Face], config: QualityConfig) -> QualityVerdict:
@@ -110,8 +121,12 @@ def assess(faces: Sequence[Face], config: QualityConfig) -> QualityVerdict:
     if len(faces) > 1:
         reason = f"{len(faces)} faces found; enrollment photos must show one person"
         return QualityVerdict({"face_count": float(len(faces))}, (reason,))
-    figures = {"face_count": 1.0, **face_figures(faces[0])}
-    reasons = []
+    (face,) = faces
+    figures = {"face_count": 1.0, **face_figures(face)}
+    reasons = [
+        f"{occlusion}: enrollment needs the whole face uncovered and in the frame"
+        for occlusion in (face.visibility.occlusions if face.visibility else ())
+    ]
     if figures["face_size"] < config.min_face_size:
         reasons.append(
             f"the face is {figures['face_size']:.0f} px wide, enrollment needs at least "
@@ -122,12 +137,12 @@ def assess(faces: Sequence[Face], config: QualityConfig) -> QualityVerdict:
             f"the face is blurred (sharpness {figures['sharpness']:.0f}, at least {config.min_sharpness:g} "
             "needed): hold the camera still and focus on the face"
         )
-    if abs(figures["yaw"]) > config.max_yaw:
+    if abs(figures.get("yaw", 0.0)) > config.max_yaw:
         reasons.append(
             f"the face is turned sideways (about {abs(figures['yaw']):.0f} degrees, at most "
             f"{config.max_yaw:g}): look straight at the camera"
         )
-    if abs(figures["roll"]) > config.max_roll:
+    if abs(figures.get("roll", 0.0)) > config.max_roll:
         reasons.append(
             f"the head is tilted ({abs(figures['roll']):.0f} degrees, at most {config.max_roll:g}): "
             "hold it upright"
