@@ -3,7 +3,10 @@
 Roles grant Django model permissions, so the API and the admin enforce the same rights.
 """
 
+from django.conf import settings
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
+
+from access.doors.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 
 from .roles import Role, has_role
 
@@ -41,3 +44,23 @@ class IsCameraDevice(BasePermission):
 
     def has_object_permission(self, request, view, obj) -> bool:
         return obj.device_account_id == request.user.pk
+
+
+class IsSignedByDoorController(BasePermission):
+    """A door controller holds no account: its request body is signed with the doors' HMAC secret."""
+
+    message = "Sign the body with FACEGATE_DOOR_HMAC_SECRET (X-FaceGate-Timestamp and X-FaceGate-Signature)."
+
+    def has_permission(self, request, view) -> bool:
+        try:
+            verify(
+                settings.FACEGATE_DOOR_HMAC_SECRET,
+                request.headers.get(TIMESTAMP_HEADER, ""),
+                request.headers.get(SIGNATURE_HEADER, ""),
+                request.body,
+                settings.FACEGATE_DOOR_HMAC_MAX_AGE_S,
+            )
+        except BadSignature as exc:
+            self.message = str(exc)
+            return False
+        return True

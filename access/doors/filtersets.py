@@ -1,6 +1,6 @@
 import django_filters
 
-from .models import Door, DoorGroup
+from .models import Door, DoorCommand, DoorGroup
 
 
 class DoorFilterSet(django_filters.FilterSet):
@@ -18,3 +18,12 @@ class DoorGroupFilterSet(django_filters.FilterSet):
     class Meta:
         model = DoorGroup
         fields = ["name", "doors"]
+
+
+class DoorCommandFilterSet(django_filters.FilterSet):
+    requested_after = django_filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
+    requested_before = django_filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="lt")
+
+    class Meta:
+        model = DoorCommand
+        fields = ["door", "action", "outcome", "event", "user"]

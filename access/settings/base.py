@@ -141,9 +141,26 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "prune-gallery-changes": {"task": "recognition.tasks.prune_gallery_changes", "schedule": 3600.0},
+    # Doors whose controller or cameras went quiet get their fail mode; a sweep not run in time is skipped.
+    "watch-doors": {
+        "task": "access.doors.tasks.watch_doors",
+        "schedule": env.float("FACEGATE_DOOR_WATCH_SECONDS", default=5.0),
+        "options": {"expires": env.float("FACEGATE_DOOR_WATCH_SECONDS", default=5.0)},
+    },
 }
 
 MQTT_URL = env.str("MQTT_URL", default="")
+# Door commands: the frame worker sends them inline, so waiting is short (MQTT connect and PUBACK each, or
+# each HTTP attempt). A command the broker still holds after the TTL expires unread: a late one opens nothing.
+FACEGATE_DOOR_COMMAND_TIMEOUT_S = env.float("FACEGATE_DOOR_COMMAND_TIMEOUT_S", default=1.0)
+FACEGATE_DOOR_COMMAND_TTL_S = env.float("FACEGATE_DOOR_COMMAND_TTL_S", default=10.0)
+FACEGATE_DOOR_HTTP_ATTEMPTS = env.int("FACEGATE_DOOR_HTTP_ATTEMPTS", default=3)
+FACEGATE_DOOR_HTTP_BACKOFF_S = env.float("FACEGATE_DOOR_HTTP_BACKOFF_S", default=0.2)
+# Signs HTTP door commands and authenticates HTTP controllers' heartbeats (HMAC-SHA256); requests whose
+# timestamp is further than FACEGATE_DOOR_HMAC_MAX_AGE_S from now are refused as replays.
+FACEGATE_DOOR_HMAC_SECRET = env.str("FACEGATE_DOOR_HMAC_SECRET", default="")
+FACEGATE_DOOR_HMAC_MAX_AGE_S = env.float("FACEGATE_DOOR_HMAC_MAX_AGE_S", default=60.0)
+FACEGATE_HA_DISCOVERY_PREFIX = env.str("FACEGATE_HA_DISCOVERY_PREFIX", default="homeassistant")
 
 # Face codes and images are encrypted at rest with these Fernet keys: the first encrypts, all decrypt
 # (rotation: put a new key first). Losing the key loses every enrolled face; back up DATA_DIR.

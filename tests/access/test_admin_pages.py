@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from access.alerts.services import raise_alert
 from access.audit.services import record
+from access.doors.services import command_door
 from access.events.services import record_event
 from access.people.models import FaceSample
 from access.watchlists.models import AllowEntry, BlockEntry, MissingEntry
@@ -31,6 +32,7 @@ def test_every_facegate_model_has_an_admin():
         "watchlists.missingentry",
         "doors.door",
         "doors.doorgroup",
+        "doors.doorcommand",
         "cameras.camera",
         "events.event",
         "alerts.alert",
@@ -48,6 +50,7 @@ def test_admin_pages_render(client, person, door, door_group, camera, app, model
         "consent": person.consent,
         "door": door,
         "doorgroup": door_group,
+        "doorcommand": command_door(door, "open", reason="Visitor"),
         "camera": camera,
         "event": event,
         "alert": raise_alert("blocklist", event=event)[0],

@@ -14,7 +14,8 @@ from django.db import models
 from access.alerts.services import raise_alert
 from access.audit.models import AuditLog
 from access.cameras.models import Camera
-from access.doors.models import Door, DoorGroup
+from access.doors.models import Door, DoorCommand, DoorGroup
+from access.doors.services import command_door
 from access.events.services import record_event
 from access.people.models import Consent, FaceSample, Person
 from access.watchlists.models import AllowEntry, BlockEntry, MissingEntry
@@ -140,6 +141,14 @@ RESOURCES = [
         lambda s: {"name": "Labs", "doors": [s.door.pk]},
         {"description": "Second floor"},
     ),
+    # Commands are written by FaceGate only (the pipeline, the watchdog, a manual open).
+    Resource(
+        "door-commands",
+        ADMIN_OPERATOR,
+        frozenset(),
+        lambda s: command_door(s.door, "open", reason="Visitor"),
+        writes=frozenset(),
+    ),
     Resource(
         "cameras",
         ADMIN_OPERATOR,
@@ -249,6 +258,21 @@ def test_acknowledging_alerts(client_for, site, role):
 
     expected = {ANONYMOUS: 401, "admin": 200, "operator": 200}.get(role, 403)
     assert response.status_code == expected
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_opening_doors_by_hand(client_for, site, role, settings):
+    settings.MQTT_URL = ""  # no broker: the command is recorded as not sent, and the answer says so
+
+    response = client_for(role).post(f"/api/doors/{site.door.pk}/open/", {"reason": "Courier"}, format="json")
+
+    assert response.status_code == {ANONYMOUS: 401, "admin": 503, "operator": 503}.get(role, 403)
+    commands = DoorCommand.objects.filter(door=site.door, action="open")
+    if response.status_code == 503:
+        assert commands.get().user.username == f"{role}-user"
+        assert response.json()["outcome"] == "failed"
+    else:
+        assert not commands.exists()
 
 
 @pytest.mark.parametrize("role", ROLES)
