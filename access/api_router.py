@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("access.cameras.api.urls")),
     path("", include("access.events.api.urls")),
     path("", include("access.alerts.api.urls")),
+    path("", include("access.live.api.urls")),
     path("", include("access.audit.api.urls")),
     path("auth/token/", obtain_auth_token, name="token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

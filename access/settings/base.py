@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "access.events",
     "access.decisions",
     "access.alerts",
+    "access.live",
     "access.audit",
 ]
 
@@ -195,6 +196,13 @@ _EMAIL = env.email_url("EMAIL_URL", default="consolemail://")
 globals().update({name: value for name, value in _EMAIL.items() if value is not None})
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="FaceGate <facegate@localhost>")
+# The live stream (/api/stream/) polls the change log this often, sends a comment when idle this long so
+# proxies keep the connection, and ends after its lifetime so the client reconnects (and a thread frees up).
+FACEGATE_STREAM_POLL_SECONDS = env.float("FACEGATE_STREAM_POLL_SECONDS", default=0.25)
+FACEGATE_STREAM_HEARTBEAT_SECONDS = env.float("FACEGATE_STREAM_HEARTBEAT_SECONDS", default=15.0)
+FACEGATE_STREAM_MAX_SECONDS = env.float("FACEGATE_STREAM_MAX_SECONDS", default=300.0)
+# Streams one web process serves at most (each holds a thread): keep it below gunicorn's --threads.
+FACEGATE_STREAM_MAX_CLIENTS = env.int("FACEGATE_STREAM_MAX_CLIENTS", default=24)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
