@@ -8,6 +8,8 @@ from pathlib import Path
 os.environ.setdefault("DATABASE_URL", "postgres://facegate:facegate@127.0.0.1:5432/facegate")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
+# Door commands go to the test Mosquitto, in the tests and in the worker process they start.
+os.environ.setdefault("MQTT_URL", "mqtt://127.0.0.1:1883")
 # One id per pytest run, inherited by the worker it starts: runs sharing a Redis keep their queues apart.
 os.environ.setdefault("FACEGATE_TEST_RUN", str(os.getpid()))
 
