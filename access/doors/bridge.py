@@ -7,11 +7,13 @@ each watched door's availability from its heartbeats. The door list is read agai
 
 import json
 import logging
+import queue
 import threading
+import time
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from . import services
@@ -29,6 +31,9 @@ class DoorBridge(Publisher):
         self._lock = threading.Lock()
         self.routes: dict[str, tuple[int, str]] = {}  # topic -> (door id, HEARTBEAT or STATE)
         self.availability: dict[int, str] = {}  # door id -> what this bridge last published
+        # paho's network thread only queues what arrives; the thread that runs the bridge stores it, so the
+        # database is used from one thread only.
+        self.inbox: queue.Queue[tuple[str, str, bool]] = queue.Queue()
 
     @property
     def home_assistant_status_topic(self) -> str:
@@ -53,23 +58,34 @@ class DoorBridge(Publisher):
                 with self._lock:
                     self.announced.clear()
             return
+        self.inbox.put((message.topic, payload, message.retain))
+
+    def store_received(self, wait_s: float) -> None:
+        """Store the heartbeats and states received, waiting up to `wait_s` for the first one."""
+        try:
+            received = [self.inbox.get(timeout=wait_s)]
+        except queue.Empty:
+            return
+        while not self.inbox.empty():
+            received.append(self.inbox.get_nowait())
+        for topic_name, payload, retained in received:
+            self._store(topic_name, payload, retained)
+
+    def _store(self, topic_name: str, payload: str, retained: bool) -> None:
         with self._lock:
-            route = self.routes.get(message.topic)
+            route = self.routes.get(topic_name)
         if route is None:
             return
         door_id, leaf = route
-        close_old_connections()
         try:
-            if (
-                leaf == HEARTBEAT and not message.retain
-            ):  # a retained heartbeat is old news, not a sign of life
+            if leaf == HEARTBEAT and not retained:  # a retained heartbeat is old news, not a sign of life
                 services.record_heartbeat(door_id, state=_reported_state(payload))
             elif leaf == STATE and payload:
                 services.record_reported_state(door_id, payload)
         except ValueError as exc:
-            logger.warning("Ignored %s from door %s: %s", message.topic, door_id, exc)
-        except Exception:  # raised here it would stop paho's network thread, and with it every door
-            logger.exception("Could not store %s from door %s", message.topic, door_id)
+            logger.warning("Ignored %s from door %s: %s", topic_name, door_id, exc)
+        except DatabaseError:  # a door just deleted, a database restarting: the next heartbeat comes soon
+            logger.exception("Could not store %s from door %s", topic_name, door_id)
 
     def sync(self, now: datetime | None = None) -> None:
         """Follow the door list: subscriptions, discovery configs and availability."""
@@ -112,12 +128,14 @@ class DoorBridge(Publisher):
 
     def run(self, stop: threading.Event, refresh_s: float) -> None:
         self.start()
+        next_sync = time.monotonic()
         try:
-            while True:
-                close_old_connections()
-                self.sync()
-                if stop.wait(refresh_s):
-                    break
+            while not stop.is_set():
+                if time.monotonic() >= next_sync:
+                    close_old_connections()
+                    self.sync()
+                    next_sync = time.monotonic() + refresh_s
+                self.store_received(wait_s=min(0.5, refresh_s))
         finally:
             self.close()
 
