@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='door',
             name='heartbeat_timeout_seconds',
-            field=models.FloatField(blank=True, default=30.0, help_text="The door's controller, or all of its cameras, quiet for longer than this puts the door in its fail mode and raises an alert. Empty: the door is not watched (a controller that sends no heartbeats).", null=True),
+            field=models.FloatField(blank=True, default=30.0, help_text="The door's controller, or all of its cameras, quiet for longer than this puts the door in its fail mode and raises an alert. Empty: not watched (a controller that sends no heartbeats).", null=True),
         ),
         migrations.AddConstraint(
             model_name='door',
