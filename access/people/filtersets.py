@@ -26,6 +26,7 @@ class FaceSampleFilterSet(django_filters.FilterSet):
     class Meta:
         model = FaceSample
         fields = {
+            "id": ["in"],
             "person": ["exact"],
             "state": ["exact"],
             "model_version": ["exact"],

@@ -91,6 +91,13 @@ class FaceSample(models.Model):
     image = models.FileField(upload_to="samples/", storage=encrypted_storage, editable=False)
     width = models.PositiveIntegerField(editable=False)
     height = models.PositiveIntegerField(editable=False)
+    content_sha256 = models.CharField(
+        "content SHA-256",
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="SHA-256 of the photo as uploaded; one person holds one sample per photo.",
+    )
     state = models.CharField(max_length=16, choices=State, default=State.PENDING)
     rejection_reason = models.CharField(max_length=300, blank=True)
     quality = models.JSONField(default=dict, blank=True, help_text="Figures the engine measured on the face.")
@@ -109,6 +116,12 @@ class FaceSample(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(state__in=["pending", "enrolled", "rejected"]), name="facesample_state_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["person", "content_sha256"],
+                condition=~Q(content_sha256=""),
+                name="facesample_one_per_photo_and_person",
+                violation_error_message="This photo is already stored for this person.",
             ),
             models.CheckConstraint(
                 condition=~Q(state="rejected") | ~Q(rejection_reason=""),

@@ -1,3 +1,4 @@
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -6,7 +7,7 @@ from uuid import uuid4
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from access.core.images import DecodedImage, rgb_pixels
@@ -36,20 +37,48 @@ Recheck = Callable[[np.ndarray, int], str]
 def add_sample(
     person: Person, image: DecodedImage, uploaded_by: AbstractBaseUser | None = None
 ) -> FaceSample:
-    """Store the photo encrypted as a pending sample and queue its enrollment once the transaction commits."""
+    """Store the photo encrypted as a pending sample and queue its enrollment once the transaction commits;
+    a photo already stored for this person answers its existing sample."""
+    return store_sample(person, image, uploaded_by)[0]
+
+
+def store_sample(
+    person: Person, image: DecodedImage, uploaded_by: AbstractBaseUser | None = None, *, enqueue: bool = True
+) -> tuple[FaceSample, bool]:
+    """The person's sample of this photo and whether it was stored just now.
+
+    A new sample is stored encrypted, pending, and (with `enqueue`) its enrollment is queued once the
+    transaction commits; without `enqueue` the caller enrolls it. The same bytes are stored once per person,
+    so a bulk enrollment run again, or a photo uploaded twice, enrolls nothing twice.
+    """
     from recognition import tasks
 
     if not person.has_consent:
         raise ConsentRequired(f"{person} has not consented to biometric processing; record consent first.")
-    sample = FaceSample(person=person, width=image.width, height=image.height, uploaded_by=uploaded_by)
+    digest = hashlib.sha256(image.data).hexdigest()
+    existing = FaceSample.objects.filter(person=person, content_sha256=digest).first()
+    if existing is not None:
+        return existing, False
+    sample = FaceSample(
+        person=person, width=image.width, height=image.height, content_sha256=digest, uploaded_by=uploaded_by
+    )
     sample.image.save(f"{uuid4().hex}.{image.extension}", ContentFile(image.data), save=False)
     try:
-        sample.save()
+        with transaction.atomic():
+            sample.save()
+    except IntegrityError:
+        sample.image.delete(save=False)
+        # The same photo stored for the person at the same moment by another request or run.
+        existing = FaceSample.objects.filter(person=person, content_sha256=digest).first()
+        if existing is None:
+            raise
+        return existing, False
     except BaseException:
         sample.image.delete(save=False)
         raise
-    tasks.enroll_sample.delay_on_commit(sample.pk)
-    return sample
+    if enqueue:
+        tasks.enroll_sample.delay_on_commit(sample.pk)
+    return sample, True
 
 
 def enroll_sample(

@@ -178,6 +178,9 @@ FACEGATE_GALLERY_DIR = Path(env.str("FACEGATE_GALLERY_DIR", default=str(DATA_DIR
 FACEGATE_GALLERY_HISTORY_DAYS = env.int("FACEGATE_GALLERY_HISTORY_DAYS", default=7)
 FACEGATE_MAX_UPLOAD_BYTES = env.int("FACEGATE_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 FACEGATE_MAX_UPLOAD_PIXELS = env.int("FACEGATE_MAX_UPLOAD_PIXELS", default=40_000_000)
+# Bulk enrollment by zip archive: its size, packed and unpacked, and how many files it may hold.
+FACEGATE_MAX_ZIP_BYTES = env.int("FACEGATE_MAX_ZIP_BYTES", default=200 * 1024 * 1024)
+FACEGATE_MAX_ZIP_MEMBERS = env.int("FACEGATE_MAX_ZIP_MEMBERS", default=2000)
 # A frame older than this when a worker picks it up is dropped (and counted): the door must not act on the
 # past.
 FACEGATE_MAX_FRAME_AGE_S = env.float("FACEGATE_MAX_FRAME_AGE_S", default=1.0)

@@ -1,9 +1,11 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from rest_framework import serializers
 
 from access.core.api.serializers import ValidatedModelSerializer
 from access.doors.models import Door
 
+from ..bulk import read_archive
 from ..models import Consent, FaceSample, Person
 
 
@@ -71,3 +73,48 @@ class VerdictSerializer(serializers.Serializer):
     decision = serializers.CharField()
     reason = serializers.CharField()
     alert_kind = serializers.CharField(allow_null=True)
+
+
+class EnrollZipSerializer(serializers.Serializer):
+    """A zip archive of person folders (PERSON/photo.jpg), and what the operator states for all of them."""
+
+    archive = serializers.FileField(help_text="A zip with one folder per person, named after them.")
+    consent_method = serializers.ChoiceField(
+        choices=Consent.Method.choices, help_text="How every person in the archive gave consent."
+    )
+    document_reference = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200, help_text="Where the records are kept."
+    )
+    allow_doors = serializers.PrimaryKeyRelatedField(
+        queryset=Door.objects.all(), many=True, required=False, help_text="Let every person through these."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        upload = attrs["archive"]
+        try:
+            attrs["photos"] = read_archive(upload, upload.size)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"archive": exc.messages}) from exc
+        return attrs
+
+
+class EnrolledFileSerializer(serializers.Serializer):
+    file = serializers.CharField(help_text="The file's name in the archive.")
+    sample = serializers.IntegerField(source="sample.pk", allow_null=True, default=None)
+    state = serializers.CharField(help_text="pending (queued), enrolled, rejected, or refused (not stored).")
+    reason = serializers.CharField(help_text="Why the file was refused or the sample rejected.")
+    already_stored = serializers.BooleanField(help_text="Stored by an earlier upload; not stored again.")
+
+
+class EnrolledPersonSerializer(serializers.Serializer):
+    folder = serializers.CharField()
+    person = PersonSerializer()
+    created = serializers.BooleanField()
+    files = EnrolledFileSerializer(many=True)
+
+
+class EnrollZipResultSerializer(serializers.Serializer):
+    people = EnrolledPersonSerializer(many=True)
+    refused = EnrolledFileSerializer(many=True, help_text="Files outside any person folder.")
+    counts = serializers.DictField(child=serializers.IntegerField())
+    samples_url = serializers.CharField(help_text="The stored samples, to follow their enrollment.")
