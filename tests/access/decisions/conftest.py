@@ -84,6 +84,17 @@ def worker_gallery(settings, tmp_path, monkeypatch) -> Path:
     return settings.FACEGATE_GALLERY_DIR
 
 
+def with_own_topics(camera: Camera, settings) -> Camera:
+    """The camera, its door deciding on 2 of 3 frames within a window wide enough that a slow shared CPU never
+    splits one passage, and MQTT topics of its own: runs share one broker, and retained messages stay."""
+    prefix = f"facegate-test/{uuid4().hex}"
+    settings.FACEGATE_HA_DISCOVERY_PREFIX = f"{prefix}/homeassistant"
+    camera.door.mqtt_topic = f"{prefix}/door"
+    camera.door.window_seconds = 30.0
+    camera.door.save()
+    return camera
+
+
 def enrolled(name: str, clip: str) -> Person:
     """A consenting person enrolled, through the enrollment task's body, from the clip's first frame."""
     person = Person.objects.create(name=name, external_id=f"E-{uuid4().hex[:8]}")

@@ -34,16 +34,14 @@ from .conftest import (
     mqtt_subscriber,
     probes,
     side_by_side,
+    with_own_topics,
 )
 
 
 @pytest.fixture
-def camera(camera: Camera) -> Camera:
-    """The entrance camera; its door decides on 2 of 3 frames. The window is wide enough that a slow shared
-    CPU never splits one passage (the window itself is tested on plain values in test_tracking)."""
-    camera.door.window_seconds = 30.0
-    camera.door.save()
-    return camera
+def camera(camera: Camera, settings) -> Camera:
+    """The entrance camera (the K-of-N window itself is tested on plain values in test_tracking)."""
+    return with_own_topics(camera, settings)
 
 
 def other_camera(camera: Camera) -> Camera:
