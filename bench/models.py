@@ -2,6 +2,7 @@
 
     nice -n 10 .venv/bin/python -m bench.models                 # every model, from the repository root
     nice -n 10 .venv/bin/python -m bench.models facecode --rounds 9
+    nice -n 10 .venv/bin/python -m bench.models detector --against HEAD~1   # and that revision's detector
 
 Each model has a `bench_<model>` function returning rows; variants run interleaved, round after round, and the
 median round counts, so load from other processes hits every variant alike. "x dlib" is dlib's per-face time
@@ -9,8 +10,13 @@ divided by this row's (the dlib row it is compared with is named in the table).
 """
 
 import argparse
+import functools
+import importlib.util
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,8 +123,30 @@ def webcam_frame(index: int = 80) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
-def bench_detector(rounds: int) -> list[Row]:
-    """Per image and per face on the same photos, then the 640x480 frame with the pyramid bounded."""
+def detector_at(revision: str) -> FaceDetector:
+    """The FaceDetector of recognition/models/detector.py as committed at a git revision."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:recognition/models/detector.py"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as file:
+        file.write(source)
+    spec = importlib.util.spec_from_file_location(f"detector_at_{revision}", file.name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    os.unlink(file.name)
+    return module.FaceDetector()
+
+
+def bench_detector(rounds: int, against: str | None = None) -> list[Row]:
+    """Per image and per face on the same photos, then the 640x480 frame with the pyramid bounded.
+
+    With `against`, the detector committed at that git revision also runs on the frame, interleaved.
+    """
     import dlib
 
     model = dlib.cnn_face_detection_model_v1(str(dat_path("mmod_human_face_detector.dat")))
@@ -142,6 +170,10 @@ def bench_detector(rounds: int) -> list[Row]:
             1,
             dlib_frame,
         )
+    this_tree, revision = "torch, 640x480 frame, faces 80.. px", f"torch at {against}, faces 80.. px"
+    if against:
+        previous = detector_at(against)
+        variants[revision] = (lambda: previous.detect(frame, min_face_size=80), 1, dlib_frame)
     seconds = interleaved({name: call for name, (call, _, _) in variants.items()}, rounds)
     faces = {dlib_photos: sum(len(model(photo, 0)) for photo in photos), dlib_frame: len(model(frame, 0))}
 
@@ -150,6 +182,9 @@ def bench_detector(rounds: int) -> list[Row]:
     for name, (_, images, reference) in variants.items():
         ratio = f"{seconds[reference] / seconds[name]:7.1f}x" if reference else ""
         print(f"  {name:<42} {1000 * seconds[name] / images:9.1f} {ratio:>8}")
+    if against:
+        speed_up = seconds[revision] / seconds[this_tree]
+        print(f"  this tree is {speed_up:.2f}x as fast as {against} on the frame")
     return [
         Row(name, faces[reference or name], seconds[name], reference)
         for name, (_, _, reference) in variants.items()
@@ -173,6 +208,7 @@ def main() -> None:
     parser.add_argument("models", nargs="*", help=f"any of: {', '.join(BENCHES)} (default: all)")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per variant (median counts)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--against", metavar="REVISION", help="also time the detector at this git revision")
     args = parser.parse_args()
     unknown = set(args.models) - set(BENCHES)
     if unknown:
@@ -184,8 +220,9 @@ def main() -> None:
     )
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         print("the CPUs are oversubscribed: figures are noisy, and multi-threaded torch suffers most")
+    benches = dict(BENCHES, detector=functools.partial(bench_detector, against=args.against))
     for model in args.models or BENCHES:
-        print_rows(model, BENCHES[model](args.rounds))
+        print_rows(model, benches[model](args.rounds))
 
 
 if __name__ == "__main__":

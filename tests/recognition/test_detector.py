@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 from recognition.models.detector import (
     Decoding,
     FaceDetector,
     MMODNet,
     TiledPyramid,
+    build_tiled_pyramid,
     convert_dat,
     decode_detections,
     levels_for,
@@ -120,6 +122,22 @@ def test_conversion_fills_every_parameter_and_setting():
     assert net.pyramid_padding.tolist() == [10, 11]
     assert net.decoding() == DECODING
     assert all(torch.isfinite(value).all() for value in state_dict.values())
+
+
+def test_fast_convs_give_the_direct_convs_scores_on_real_photos(detector):
+    """The FFT and shifted-tap convs stand in for the file's convs: same scores as nn.Conv2d runs them."""
+    net = detector.net
+    portrait = photo("identities/Barack_Obama/1.jpg")
+    images = [portrait, portrait[:, ::-1]]  # a batch of two
+    pixels = torch.from_numpy(np.stack(images)).float().permute(0, 3, 1, 2)
+    layout = tiled_pyramid(*pixels.shape[-2:], *net.pyramid_padding.tolist())
+    tiled = build_tiled_pyramid((pixels - net.mean_rgb.view(1, 3, 1, 1)) / 256.0, layout)
+    with torch.inference_mode():
+        direct = net.head(net.body(tiled))  # nn.Sequential runs every conv as torch's direct conv
+        fast = net(tiled)
+    assert any(isinstance(m, nn.Conv2d) and m.stride == (1, 1) for m in net.body)
+    assert fast.shape == direct.shape and direct.amax() > 0.5  # the portrait's face scores
+    assert (fast - direct).abs().max() < 1e-4
 
 
 def test_finds_the_one_face_of_a_portrait(detector):
