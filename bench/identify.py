@@ -2,6 +2,7 @@
 
     nice -n 10 .venv/bin/python -m bench.identify              # from the repository root
     nice -n 10 .venv/bin/python -m bench.identify --codes-only # only fill the code cache
+    nice -n 10 .venv/bin/python -m bench.identify --alignments # parsing vs 5-point vs box alignment
 
 Codes come from FaceGate's own torch pipeline (`recognition.pipeline.engine().analyse`); a photo's subject
 is the face nearest its centre (LFW photos are centred on their subject, and some show other people too).
@@ -30,6 +31,14 @@ Protocol. Every split is by person, from a hash of the name, never from file ord
   nearest share of the cohort) and the cohort ratio (`recognition.calibration.CohortNormaliser`: distance /
   mean distance to the nearest share), both plugged into `Gallery.identify` as its `normaliser`.
 
+Alignments (`--alignments`, about 5 minutes). The same detected face of each identities/ and unknown/ photo is
+aligned three ways and coded by the same face-code network: by the face parser's keypoints (production),
+by dlib's 5-point predictor (the reference the network was trained with) and by the bare detector box
+(`recognition.keypoints.points_from_box`). Per alignment: rank-1 with every identities/ person enrolled
+from their first photo and probed with the others; TAR and the false-accept rate of the unknown/ photos
+at DEFAULT_THRESHOLD; and LFW verification on the pairs of lfw_meta/pairs_available.tsv (same-person pairs
+accepted, different-person pairs refused at that threshold, and the best accuracy any threshold gives).
+
 Figures (2026-11-25, codes 880f964cd86c8b3a): with 150 enrolled from one photo each, 47.3% of the unknown/
 people come within 0.6 of someone (the issue said 45%). FAR 1% at N=300, up to 3 photos each: raw distance
 0.4394 (DEFAULT_THRESHOLD 0.435: FAR 0.84%, TAR 75.6%); cross-validated TAR 76.9% raw, 88.0% T-norm, 90.9%
@@ -53,6 +62,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from recognition.align import face_chip
 from recognition.calibration import (
     COHORT_THRESHOLD,
     DEFAULT_THRESHOLD,
@@ -60,6 +70,9 @@ from recognition.calibration import (
     CohortNormaliser,
 )
 from recognition.gallery import Gallery, ScoreNormaliser
+from recognition.keypoints import ALIGNMENT_TEMPLATE, ParsingKeypoints, points_from_box
+from recognition.models.facecode import CHIP_SIZE
+from recognition.models.landmarks import LandmarkPredictor
 from recognition.models.weights import KINDS, cache_dir, dat_path
 from recognition.pipeline import Engine, engine
 from recognition.types import Face
@@ -581,14 +594,107 @@ def report_sizes(faces: FaceSet, cohort: np.ndarray) -> None:
             )
 
 
+# ------------------------------------------------------------------------------------------------ alignments
+
+ALIGNMENTS = ("parsing", "5-point", "box")
+
+
+def alignment_codes(photos: Sequence[Photo]) -> dict[str, np.ndarray]:
+    """Per alignment, (n, 128) codes of each photo's central face (NaN rows where none is found), all
+    three from the same detected face."""
+    pipeline = Engine(keypoints=ParsingKeypoints())
+    five_point = LandmarkPredictor()
+    codes = {name: np.full((len(photos), 128), np.nan, np.float32) for name in ALIGNMENTS}
+    started = time.monotonic()
+    for start in range(0, len(photos), _BATCH):
+        chunk = photos[start : start + _BATCH]
+        images = [np.asarray(Image.open(photo.path).convert("RGB")) for photo in chunk]
+        chips: dict[str, list[np.ndarray]] = {name: [] for name in ALIGNMENTS}
+        rows = []
+        for at, (image, found) in enumerate(zip(images, pipeline.detect_batch(images), strict=True)):
+            face = central_face(found, *image.shape[:2])
+            if face is None:
+                continue
+            rows.append(start + at)
+            pipeline.keypoints.get(image, face)
+            aligning = {name: xy for name, xy in face.keypoints.items() if name in ALIGNMENT_TEMPLATE}
+            chips["parsing"].append(face_chip(image, aligning, CHIP_SIZE, template=ALIGNMENT_TEMPLATE))
+            chips["5-point"].append(face_chip(image, five_point.get(image, face), CHIP_SIZE))
+            box_points = points_from_box(face.box)
+            chips["box"].append(face_chip(image, box_points, CHIP_SIZE, template=ALIGNMENT_TEMPLATE))
+        for name in ALIGNMENTS:
+            if rows:
+                codes[name][rows] = pipeline.coder.get_batch(np.stack(chips[name]))
+        if (start // _BATCH) % 20 == 19:
+            rate = (start + len(chunk)) / (time.monotonic() - started)
+            print(
+                f"codes: {start + len(chunk)}/{len(photos)}, {rate:.1f} photos/s", file=sys.stderr, flush=True
+            )
+    return codes
+
+
+def lfw_pairs(photos: Sequence[Photo]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows in `photos` of each available LFW pair's two images, and whether it is one person."""
+    row_of = {photo.path.relative_to(FACEDATA).as_posix(): row for row, photo in enumerate(photos)}
+    firsts, seconds, same = [], [], []
+    with open(FACEDATA / "lfw_meta" / "pairs_available.tsv") as pairs:
+        for line in pairs:
+            if line.startswith("#") or not line.strip():
+                continue
+            first, second, is_same = line.split()
+            firsts.append(row_of[first])
+            seconds.append(row_of[second])
+            same.append(is_same == "1")
+    return np.array(firsts), np.array(seconds), np.array(same)
+
+
+def report_alignments(photos: Sequence[Photo]) -> None:
+    started = time.monotonic()
+    codes = alignment_codes(photos)
+    firsts, seconds, same = lfw_pairs(photos)
+    print(
+        f"alignments: {len(photos)} photos coded three ways in {time.monotonic() - started:.0f} s; "
+        f"LFW pairs: {same.sum()} same-person, {(~same).sum()} different-person; threshold "
+        f"{DEFAULT_THRESHOLD} (raw distance)"
+    )
+    print(
+        f"{'alignment':<10}{'no face':>8}{'rank-1':>9}{'TAR':>9}{'FAR unknown':>13}"
+        f"{'LFW same':>10}{'LFW diff':>10}{'LFW best':>10}"
+    )
+    for name in ALIGNMENTS:
+        faces = FaceSet.build(photos, codes[name])
+        outcome = run(faces, faces.identity_people, 1)
+        distance = np.linalg.norm(codes[name][firsts] - codes[name][seconds], axis=1)  # NaN: no face
+        accepted = distance <= DEFAULT_THRESHOLD
+        candidates = np.unique(distance[~np.isnan(distance)])
+        best = max(np.mean((distance <= t) == same) for t in candidates)
+        columns = [
+            percent(outcome.rank1),
+            percent(outcome.tar(DEFAULT_THRESHOLD)),
+            percent(outcome.far(DEFAULT_THRESHOLD, ["unknown"])),
+            percent(np.mean(accepted[same])),
+            percent(np.mean(~accepted[~same])),
+            percent(best),
+        ]
+        widths = (9, 9, 13, 10, 10, 10)
+        print(
+            f"{name:<10}{np.isnan(codes[name][:, 0]).sum():8d}"
+            + "".join(f"{column:>{width}}" for column, width in zip(columns, widths, strict=True))
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--codes-only", action="store_true", help="compute and cache the codes, then stop")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
+    parser.add_argument("--alignments", action="store_true", help="only compare the three alignments")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.alignments:
+        report_alignments([photo for photo in shared_photos() if photo.source != "pool"])
+        return
     photos = shared_photos()
     codes = face_codes(photos)
     if args.codes_only:

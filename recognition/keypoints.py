@@ -1,20 +1,23 @@
 """Keypoints and occlusion verdicts from a face's parsing: segments -> named points with confidence.
 
-Each part (brows, eyes, nose, lips) is a segment of the label map. Its points come from the segment's pixel
-moments, which average over every pixel and so land between pixels: centres are centroids; ends and corners
-are the extreme points along the face's horizontal axis (the line through the eye centres), read from the
-segment's spread along that axis (`EXTENT_SIGMAS` standard deviations from the centroid, the half-length of
-a filled ellipse) and placed across the axis at the mean of the segment's outermost pixels; the nose base and
-lip edges are extremes the same way along the face's vertical axis. Points are computed in the parsing crop
-and mapped to image pixels with its `crop_to_image`.
+Each part (brows, eyes, nose, mouth, lips) is a segment of the label map, its specks dropped. Its points
+come from the segment's pixel moments, which average over every pixel and so land between pixels: centres
+are centroids; corners and ends are extreme points along the face's horizontal axis (the line through the
+eye centres), the nose base, nose tip and lip edges along its vertical axis. An extreme point lies a fixed
+number of the segment's standard deviations from its centroid along the axis (`KEYPOINTS`: 2 for a filled
+ellipse's end; measured per point against dlib's 68 points on FASSEG's human masks), placed across the axis
+where the segment's outermost pixels are. Points are computed in the parsing crop and mapped to image pixels
+with its `crop_to_image`.
 
-A part is visible when its segment covers a plausible share of the face: its area against the squared
-inter-ocular distance (or the box when the eyes are missing), within the range measured on FASSEG's human
-labels and dlib-aligned photos (`PLAUSIBLE_AREA`). Its points' confidence falls to 0 as the area leaves the
-range and with the share of the part's pixels outside its main blob. A face missing an eye, its nose or its
-mouth is reported occluded (`Visibility.occlusions`), as is a face whose box runs out of the image.
+A part is visible when its segment covers a plausible share of the face: its area over the squared
+inter-ocular distance (or a share of the box when the eyes are missing), in the range of FASSEG's human
+labels (`PLAUSIBLE_AREA`). A point's confidence is 1 inside that range, falls to 0 outside it, and is scaled
+by the share of the part's pixels in its main blobs. A face missing an eye, its nose or its mouth is
+reported occluded (`occlusions`), and so is one whose detector box runs out of the image.
 
-"left" is image-left, as in the parser's classes.
+`ParsingKeypoints` is the engine's keypoint model: parse, derive, align on `ALIGNMENT_TEMPLATE` (where the
+points sit in dlib's chip, fitted by `recognition.training.fit_keypoint_template`), or on the detector box
+when too few parts are visible to align the face. "left" is image-left, as in the parser's classes.
 """
 
 from __future__ import annotations
@@ -65,8 +68,10 @@ PLAUSIBLE_AREA: dict[str, tuple[float, float]] = {
 }
 # Below this confidence a point is reported but not used to align the face.
 MIN_CONFIDENCE = 0.5
-# A face box with more than this share of its area outside the image is partly out of frame.
-MAX_OUTSIDE = 0.1
+# A face box with more than this share of its area outside the image is partly out of frame. The detector's
+# box reaches past the cheeks and to the chin: a close-up whose eyes, nose and mouth all show can still lose
+# an eighth of it (FASSEG's frontal photos do).
+MAX_OUTSIDE = 0.2
 # Without eyes, the inter-ocular distance is taken as this share of the detector box's width (the median
 # on FASSEG's frontal human masks; 0.36 to 0.55 over its 45 faces).
 EYES_PER_BOX_WIDTH = 0.44

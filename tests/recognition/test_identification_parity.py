@@ -20,6 +20,7 @@ from PIL import Image
 
 from recognition.config import EngineConfig
 from recognition.gallery import Gallery
+from recognition.models.landmarks import LandmarkPredictor
 from recognition.models.weights import dat_path
 from recognition.pipeline import Engine
 from tests.facedata import FACEDATA
@@ -92,7 +93,9 @@ def test_identification_gives_dlibs_rank1_answer_for_every_probe():
     # thread pool, which the fork did not copy
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as workers:
         dlib_jobs = workers.map(dlib_code, photos, chunksize=8)
-        ours = our_codes(Engine(EngineConfig(device="cpu")), photos)  # meanwhile
+        # dlib's alignment is what this test compares: our engine with the 5-point model, not the parser's
+        five_point = Engine(EngineConfig(device="cpu"), keypoints=LandmarkPredictor())
+        ours = our_codes(five_point, photos)  # meanwhile
         reference = list(dlib_jobs)
 
     assert [code is None for code in ours] == [code is None for code in reference]
