@@ -5,6 +5,7 @@ import uuid
 
 import cv2
 import numpy as np
+from celery.result import AsyncResult
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
@@ -124,19 +125,23 @@ def submit_frame(camera: Camera, frame: DecodedImage, captured_at: float | None 
     `captured_at` (Unix time) is when the camera took the frame, so a worker can drop it once it is too old;
     a frame without one counts from now.
     """
-    from recognition import tasks
-
     if not camera.enabled:
         raise CameraDisabled(f"Camera {camera} is disabled; enable it before posting frames.")
+    captured_at = time.time() if captured_at is None else captured_at
+    return enqueue_frame(camera.pk, jpeg_bytes(frame), captured_at) is not None
+
+
+def enqueue_frame(camera_id: int, jpeg: bytes, captured_at: float) -> AsyncResult | None:
+    """Put a JPEG frame on the frames queue: the task's result, or None when no frame pipeline exists."""
+    from recognition import tasks
+
     process_frame = getattr(tasks, "process_frame", None)
     if process_frame is None:
-        logger.warning("No frame pipeline is installed; a frame from camera %s was dropped.", camera.pk)
-        return False
-    frame_b64 = base64.b64encode(jpeg_bytes(frame)).decode("ascii")
-    frame_id = f"{camera.pk}-{uuid.uuid4().hex}"
-    captured_at = time.time() if captured_at is None else captured_at
-    process_frame.apply_async(args=[camera.pk, frame_b64, captured_at, frame_id], queue=FRAMES_QUEUE)
-    return True
+        logger.warning("No frame pipeline is installed; a frame from camera %s was dropped.", camera_id)
+        return None
+    frame_b64 = base64.b64encode(jpeg).decode("ascii")
+    frame_id = f"{camera_id}-{uuid.uuid4().hex}"
+    return process_frame.apply_async(args=[camera_id, frame_b64, captured_at, frame_id], queue=FRAMES_QUEUE)
 
 
 def receive_pushed_frame(camera: Camera, frame: DecodedImage) -> bool:
