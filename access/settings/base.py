@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "access.alerts",
     "access.live",
     "access.audit",
+    "access.demo",
 ]
 
 MIDDLEWARE = [
