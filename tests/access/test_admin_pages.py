@@ -7,12 +7,13 @@ from django.urls import reverse
 
 from access.alerts.services import raise_alert
 from access.audit.services import record
+from access.decisions.models import Track
 from access.doors.services import command_door
 from access.events.services import record_event
 from access.people.models import FaceSample
 from access.watchlists.models import AllowEntry, BlockEntry, MissingEntry
 
-FACEGATE_APPS = {"people", "watchlists", "doors", "cameras", "events", "alerts", "audit"}
+FACEGATE_APPS = {"people", "watchlists", "doors", "cameras", "events", "decisions", "alerts", "audit"}
 MODEL_ADMINS = sorted(
     (model._meta.app_label, model._meta.model_name)
     for model in admin.site._registry
@@ -35,6 +36,7 @@ def test_every_facegate_model_has_an_admin():
         "doors.doorcommand",
         "cameras.camera",
         "events.event",
+        "decisions.track",
         "alerts.alert",
         "audit.auditlog",
     }
@@ -53,6 +55,9 @@ def test_admin_pages_render(client, person, door, door_group, camera, app, model
         "doorcommand": command_door(door, "open", reason="Visitor"),
         "camera": camera,
         "event": event,
+        "track": Track.objects.create(
+            camera=camera, box=[1, 2, 3, 4], first_seen_at=event.occurred_at, last_seen_at=event.occurred_at
+        ),
         "alert": raise_alert("blocklist", event=event)[0],
         "allowentry": AllowEntry.objects.create(person=person, door=door),
         "blockentry": BlockEntry.objects.create(person=person, reason="Trespass"),
