@@ -2,10 +2,21 @@ from rest_framework import serializers
 
 from access.core.api.serializers import ValidatedModelSerializer
 
-from ..models import Camera
+from ..models import Camera, CameraHealth
+
+
+class CameraHealthSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CameraHealth
+        exclude = ["camera"]
 
 
 class CameraSerializer(ValidatedModelSerializer):
+    health = CameraHealthSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="What the camera service and the workers did with its frames; null before the first.",
+    )
     effective_match_threshold = serializers.FloatField(
         read_only=True,
         help_text=(
@@ -28,6 +39,7 @@ class CameraSerializer(ValidatedModelSerializer):
             "match_threshold",
             "effective_match_threshold",
             "device_account",
+            "health",
         ]
         read_only_fields = ["device_account"]
 

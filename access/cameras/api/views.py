@@ -14,7 +14,7 @@ from .serializers import CameraSerializer, DeviceTokenSerializer, FrameAcceptedS
 
 
 class CameraViewSet(viewsets.ModelViewSet):
-    queryset = Camera.objects.select_related("door", "device_account")
+    queryset = Camera.objects.select_related("door", "device_account", "health")
     serializer_class = CameraSerializer
     filterset_class = CameraFilterSet
     action_permissions = {"device_token": "change"}

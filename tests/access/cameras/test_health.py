@@ -80,3 +80,21 @@ def test_concurrent_writers_lose_no_increment(door):
 
     health = CameraHealth.objects.get(camera=camera)
     assert (health.frames_read, health.frames_analysed) == (rounds * writers, rounds * writers)
+
+
+def test_the_api_shows_each_camera_health(client_for, camera, door):
+    from access.cameras.models import Camera
+
+    quiet = Camera.objects.create(name="Quiet cam", source_url="device://0", door=door)
+    record_frame_stats(camera.pk, read=4, dropped=1)
+    touch_heartbeat(camera.pk, frames_per_second=2.0)
+
+    response = client_for("operator").get("/api/cameras/")
+
+    assert response.status_code == 200, response.json()
+    cameras = {row["name"]: row for row in response.json()["results"]}
+
+    assert cameras[quiet.name]["health"] is None
+    health = cameras[camera.name]["health"]
+    assert (health["frames_read"], health["frames_dropped"], health["frames_per_second"]) == (4, 1, 2.0)
+    assert health["heartbeat_at"] is not None
