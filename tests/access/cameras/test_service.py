@@ -80,3 +80,21 @@ def test_run_cameras_starts_reads_and_stops_cleanly(clip_camera, frames_queue, t
     assert process.returncode == 0, log.read_text()
     assert "Camera service: stopped." in log.read_text()
     assert {frame.camera_id for frame in frames_queue()} == {clip_camera.pk}
+
+
+def test_frames_from_the_service_reach_a_real_worker(clip_camera, celery_worker):
+    service = CameraService()
+    try:
+        service.sync()
+        wait_until(
+            lambda: (h := health(clip_camera)) is not None and h.frames_analysed + h.frames_stale >= 3,
+            timeout_s=300,
+            what=f"the worker taking frames; its log ends:\n{celery_worker.log_tail()}",
+        )
+    finally:
+        for worker in service.workers.values():
+            worker.stop()
+
+    figures = health(clip_camera)
+    assert figures.frames_sent >= figures.frames_analysed + figures.frames_stale
+    assert figures.heartbeat_at is not None
