@@ -94,6 +94,14 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A request is one transaction: a change and its audit entry commit together, or neither does.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default has the web, the worker, beat and the camera service writing at once. WAL lets
+    # readers go on while one writes; IMMEDIATE takes the write lock when a transaction begins (a deferred one
+    # that reads, then writes, fails at once with "database is locked" when another wrote meanwhile); writers
+    # wait up to 20 s for the lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -126,6 +134,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_BROKER_DIR / "processed"),
         "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
+        # kombu looks for new messages once a second by default: a camera frame would be stale on arrival.
+        "polling_interval": 0.05,
     }
 CELERY_RESULT_BACKEND = env.str(
     "CELERY_RESULT_BACKEND", default=f"db+sqlite:///{DATA_DIR / 'celery-results.sqlite3'}"
