@@ -2,6 +2,13 @@
 
     python -m recognition detect IMAGE...   {"path": ..., "faces": [{"box": [x1, y1, x2, y2], "score": ...}]}
     python -m recognition encode IMAGE...   the same, each face with its 128-d "code"
+    python -m recognition parse IMAGE... --out DIR
+                                            the same, each face with its keypoints (x, y, confidence) and
+                                            occlusion verdicts; per face, DIR gets NAME.faceK.png, the
+                                            parser's labels in the image's own pixels (0 background,
+                                            1 skin, 2/3 image-left/right brow, 4/5 image-left/right eye,
+                                            6 nose, 7 upper lip, 8 inner mouth, 9 lower lip, 10 hair),
+                                            and NAME.faceK.json, the face's line record
     python -m recognition check-config      validate the FACEGATE_* settings and load and run every model
 
 An image that cannot be read is named on stderr with the reason and skipped; the others are still processed,
@@ -19,9 +26,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from recognition.config import ConfigError, EngineConfig
 from recognition.images import UnreadableImage, read_rgb
+from recognition.keypoints import ParsingKeypoints
 from recognition.models.facecode import CHIP_SIZE
 from recognition.pipeline import Engine
 from recognition.types import Face
@@ -38,11 +47,50 @@ def face_record(face: Face, with_code: bool) -> dict:
     return record
 
 
+def parsed_record(face: Face) -> dict:
+    """Box, score, keypoints with their confidence, and the visibility verdicts of a parsed face."""
+    visibility = face.visibility
+    return face_record(face, with_code=False) | {
+        "keypoints": {
+            name: {"x": round(x, 2), "y": round(y, 2), "confidence": visibility.confidence.get(name, 0.0)}
+            for name, (x, y) in face.keypoints.items()
+        },
+        "visible": visibility.parts,
+        "occluded": visibility.occluded,
+        "occlusions": list(visibility.occlusions),
+    }
+
+
+def _output_names(paths: Sequence[str]) -> list[str]:
+    """A file name stem per input: its own stem, prefixed by its folder's name and then, if two inputs would
+    still share it, by its position among the inputs."""
+    stems = [f"{Path(path).parent.name}_{Path(path).stem}".lstrip("_") for path in paths]
+    return [stem if stems.count(stem) == 1 else f"{at}_{stem}" for at, stem in enumerate(stems)]
+
+
+def write_parsings(out: Path, stem: str, image: np.ndarray, faces: Sequence[Face]) -> list[dict]:
+    """Per face: its labels in image pixels as NAME.faceK.png and its record as NAME.faceK.json."""
+    records = []
+    for number, face in enumerate(faces):
+        labels_path = out / f"{stem}.face{number}.png"
+        Image.fromarray(face.parsing.to_image(image.shape)).save(labels_path)
+        record = parsed_record(face) | {"labels": str(labels_path)}
+        (out / f"{stem}.face{number}.json").write_text(json.dumps(record, indent=1) + "\n")
+        records.append(record)
+    return records
+
+
 def run_images(
-    engine: Engine, paths: Sequence[str], min_face_size: int | None, upsample: int, with_code: bool
+    engine: Engine,
+    paths: Sequence[str],
+    min_face_size: int | None,
+    upsample: int,
+    with_code: bool,
+    parse_to: Path | None = None,
 ) -> int:
     failed = 0
-    for path in paths:
+    stems = _output_names(paths)
+    for path, stem in zip(paths, stems, strict=True):
         try:
             image = read_rgb(Path(path))
         except UnreadableImage as error:
@@ -50,7 +98,7 @@ def run_images(
             failed += 1
             continue
         try:
-            if with_code:
+            if with_code or parse_to:
                 faces = engine.analyse(image, min_face_size, upsample)
             else:
                 (faces,) = engine.detect_batch([image], min_face_size, upsample)
@@ -58,7 +106,10 @@ def run_images(
             print(f"{path}: could not be analysed ({error})", file=sys.stderr)
             failed += 1
             continue
-        records = [face_record(face, with_code) for face in faces]
+        if parse_to:
+            records = write_parsings(parse_to, stem, image, faces)
+        else:
+            records = [face_record(face, with_code) for face in faces]
         print(json.dumps({"path": path, "faces": records}), flush=True)
     if failed:
         print(f"{failed} of {len(paths)} images failed", file=sys.stderr)
@@ -93,9 +144,17 @@ def _count(minimum: int):
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m recognition", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
-    for name, help in (("detect", "the faces in each image"), ("encode", "the faces and their codes")):
+    for name, help in (
+        ("detect", "the faces in each image"),
+        ("encode", "the faces and their codes"),
+        ("parse", "the faces' label maps, keypoints and occlusion verdicts, written to --out"),
+    ):
         command = commands.add_parser(name, help=help)
         command.add_argument("images", nargs="+", metavar="IMAGE")
+        if name == "parse":
+            command.add_argument(
+                "--out", type=Path, required=True, metavar="DIR", help="folder for the PNG and JSON files"
+            )
         command.add_argument(
             "--min-face-size",
             type=_count(1),
@@ -127,12 +186,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_config(config)
     overrides = {"device": args.device, "min_face_size": args.min_face_size}
     config = dataclasses.replace(config, **{key: value for key, value in overrides.items() if value})
+    parse_to = args.out if args.command == "parse" else None
+    if parse_to:
+        try:
+            parse_to.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            print(f"cannot write to {parse_to}: {error}", file=sys.stderr)
+            return 1
     try:
-        engine = Engine(config)
+        # parse reports the parser's segments, whatever keypoint model the engine would default to
+        engine = Engine(config, keypoints=ParsingKeypoints()) if parse_to else Engine(config)
     except (OSError, RuntimeError, ValueError) as error:
         print(f"the engine cannot start: {error}", file=sys.stderr)
         return 1
-    return run_images(engine, args.images, config.min_face_size, args.upsample, args.command == "encode")
+    return run_images(
+        engine, args.images, config.min_face_size, args.upsample, args.command == "encode", parse_to
+    )
 
 
 if __name__ == "__main__":

@@ -168,21 +168,23 @@ def _area_confidence(ratio: float, low: float, high: float) -> float:
     return 1.0
 
 
-def mask_keypoints(labels: np.ndarray, to_image: np.ndarray, box_width: float | None = None) -> MaskKeypoints:
+def mask_keypoints(labels: np.ndarray, to_image: np.ndarray, box_width: float) -> MaskKeypoints:
     """The named keypoints of one face's label map (classes as `PART_CLASSES`), mapped to image pixels by
-    the 2x3 affine `to_image`; box_width (image pixels) scales plausibility when both eyes are missing."""
+    the 2x3 affine `to_image`; `box_width`, the detector box's width in image pixels, gives the face's scale
+    until both eyes are found."""
     segments = {part: segment_of(labels, classes) for part, classes in PART_CLASSES.items()}
+    pixel_size = math.sqrt(
+        abs(np.linalg.det(np.asarray(to_image, np.float64)[:, :2]))
+    )  # image px per label px
+    inter_ocular = EYES_PER_BOX_WIDTH * box_width / pixel_size
+    axis = np.array([1.0, 0.0])  # faces reach the parser upright to within the detector's tolerance
     eyes = segments["left_eye"], segments["right_eye"]
-    linear = np.asarray(to_image, np.float64)[:, :2]
-    pixel_size = math.sqrt(abs(np.linalg.det(linear)))  # image pixels per label pixel
-    if all(eyes):
+    lowest_eye = PLAUSIBLE_AREA["left_eye"][0] / 2 * inter_ocular**2
+    if all(eye is not None and eye.area >= lowest_eye for eye in eyes):
         between = eyes[1].centre - eyes[0].centre
-        inter_ocular = float(np.linalg.norm(between))
-        axis = between / inter_ocular if inter_ocular > 0 else np.array([1.0, 0.0])
-    else:
-        # Faces reach the parser upright to within the detector's tolerance: the crop's own axes will do.
-        axis = np.array([1.0, 0.0])
-        inter_ocular = EYES_PER_BOX_WIDTH * (box_width if box_width else labels.shape[1] / 2) / pixel_size
+        if np.linalg.norm(between) > 0:
+            inter_ocular = float(np.linalg.norm(between))
+            axis = between / inter_ocular
     down = np.array([-axis[1], axis[0]])
 
     local: dict[str, np.ndarray] = {}

@@ -11,6 +11,7 @@ from PIL import Image
 
 from recognition.__main__ import main
 from recognition.config import EngineConfig
+from recognition.models.weights import COMMITTED
 from recognition.pipeline import Engine
 from tests.facedata import FACEDATA
 
@@ -105,3 +106,50 @@ def test_bad_options_are_usage_errors(capsys, option):
 
     assert exit.value.code == 2
     assert option[0] in capsys.readouterr().err
+
+
+@needs_facedata
+@pytest.mark.skipif(not COMMITTED["parser"].is_file(), reason=f"no committed parser: {COMMITTED['parser']}")
+def test_parse_writes_a_label_png_and_a_json_per_face_and_names_each_bad_image(tmp_path, bad_files):
+    out = tmp_path / "parsed"
+    paths = [FACE, bad_files["missing"], bad_files["text"], GROUP]
+
+    result = run_cli("parse", "--device", "cpu", "--out", str(out), *map(str, paths))
+
+    assert result.returncode == 1, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["path"] for line in lines] == [str(FACE), str(GROUP)]
+    assert [len(line["faces"]) for line in lines] == [1, 2]
+    assert sorted(path.name for path in out.iterdir()) == [
+        "Abdoulaye_Wade_1.face0.json",
+        "Abdoulaye_Wade_1.face0.png",
+        "scenes_group_face_recognition_two_people.face0.json",
+        "scenes_group_face_recognition_two_people.face0.png",
+        "scenes_group_face_recognition_two_people.face1.json",
+        "scenes_group_face_recognition_two_people.face1.png",
+    ]
+    record = json.loads((out / "Abdoulaye_Wade_1.face0.json").read_text())
+    assert record == lines[0]["faces"][0]
+    assert record["occluded"] is False and record["occlusions"] == []
+    assert record["visible"]["left_eye"] and record["visible"]["mouth"]
+    left, right = record["keypoints"]["left_eye_center"], record["keypoints"]["right_eye_center"]
+    assert left["x"] < right["x"] and left["confidence"] > 0.5 and right["confidence"] > 0.5
+
+    labels = np.asarray(Image.open(out / "Abdoulaye_Wade_1.face0.png"))
+    assert labels.shape == (250, 250) and labels.dtype == np.uint8 and labels.max() <= 10
+    x1, y1, x2, y2 = record["box"]
+    assert (labels[y1:y2, x1:x2] == 1).mean() > 0.3  # mostly skin inside the box
+    # the image-left eye (4) is left of the image-right eye (5), each around its keypoint
+    for label, point in ((4, left), (5, right)):
+        rows, cols = np.nonzero(labels == label)
+        assert abs(cols.mean() - point["x"]) < 3 and abs(rows.mean() - point["y"]) < 3
+
+    errors = result.stderr.splitlines()
+    assert f"{bad_files['missing']}: no such file" in errors
+    assert errors[-1] == "2 of 4 images failed"
+
+
+def test_parse_needs_an_output_folder():
+    result = run_cli("parse", str(FACE))
+
+    assert result.returncode == 2 and "--out" in result.stderr
