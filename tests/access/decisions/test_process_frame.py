@@ -2,6 +2,7 @@
 frames with the door command on the real Mosquitto, denials, blocklist and missing-person alerts, one grant
 per passage, retries that write nothing twice, and two people kept apart."""
 
+import base64
 import time as clock
 from datetime import time
 
@@ -18,6 +19,7 @@ from access.doors.models import DoorCommand, MissingPersonPolicy
 from access.events.models import Event
 from access.people.models import Person
 from access.watchlists.models import AllowEntry, BlockEntry, MissingEntry, ScheduleWindow
+from recognition import tasks
 from recognition.pipeline import engine
 from tests.access.alerts.receiver import webhook_receiver
 
@@ -31,6 +33,7 @@ from .conftest import (
     allowed,
     enrolled,
     frame,
+    jpeg,
     mqtt_subscriber,
     probes,
     side_by_side,
@@ -272,3 +275,17 @@ def test_an_analysed_frame_is_counted(camera, process):
     process(camera, frame(STRANGER, 100))
 
     assert CameraHealth.objects.get(camera=camera).frames_analysed == 1
+
+
+def test_the_task_decodes_the_frame_and_answers_its_events_and_stage_times(
+    camera, django_capture_on_commit_callbacks
+):
+    allowed("Katie Hill", KATIE, camera)
+    first, second = (base64.b64encode(jpeg(pixels)).decode() for pixels in probes(KATIE, 2))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.process_frame(camera.pk, first, clock.time(), "frame-1")
+        answer = tasks.process_frame(camera.pk, second, clock.time(), "frame-2")
+
+    assert answer["events"] == [Event.objects.get(decision="grant").pk]
+    assert {"recognise", "decide"} <= answer["stages_ms"].keys()
