@@ -1,9 +1,9 @@
 """From a camera frame to access decisions: the one function the frame task wraps.
 
 frame -> faces (box, parsing, keypoints, chip, code) -> gallery search -> tracking -> decision -> events.
-Recognition runs outside any transaction; tracking and deciding run under the camera's row lock, so frames of
-one camera handled by several workers at once see each other's tracks; the door opens and alerts go out once
-the decision has committed.
+Recognition runs outside any transaction; tracking and deciding run under the row locks of the camera and its
+door, so frames handled by several workers at once see each other's tracks and grants; the door opens and
+alerts go out once the decision has committed.
 """
 
 from __future__ import annotations
@@ -160,7 +160,10 @@ def decide(
     at = datetime.fromtimestamp(captured_at, UTC)
     decided: list[tuple[Event, Decision]] = []
     with transaction.atomic():
-        Camera.objects.select_for_update().filter(pk=camera.pk).first()  # one frame of this camera at a time
+        # One frame of this camera at a time, and of this door: its cameras share the cooldown.
+        Camera.objects.select_for_update().filter(pk=camera.pk).first()
+        if door is not None:
+            Door.objects.select_for_update().filter(pk=door.pk).first()
         Track.objects.filter(
             camera=camera, last_seen_at__lt=at - timedelta(seconds=window.window_seconds)
         ).delete()
@@ -239,7 +242,7 @@ def _granted_recently(person: Person, door: Door, at: datetime) -> bool:
     person's track was lost and found again."""
     since = at - timedelta(seconds=door.cooldown_seconds)
     return Event.objects.filter(
-        door=door, person=person, decision=Event.Decision.GRANT, occurred_at__gt=since, occurred_at__lte=at
+        door=door, person=person, decision=Event.Decision.GRANT, occurred_at__gt=since
     ).exists()
 
 
