@@ -273,7 +273,7 @@ def report(latencies_ms: list[float], fps: float, stages: dict[str, list[float]]
     p50, p99 = percentile(latencies_ms, 50), percentile(latencies_ms, 99)
     print(f"\nFaceGate pipeline bench: one face, {FRAME_SIZE[0]}x{FRAME_SIZE[1]}, camera min_face_size "
           f"{args.min_face_size}, 1 worker process, torch threads {torch.get_num_threads()}, "
-          f"{os.cpu_count()} CPUs visible")  # fmt: skip
+          f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"frame posted -> door command on MQTT, {len(latencies_ms)} samples:")
     print(f"  p50 {p50:7.1f} ms   target <= {TARGET_P50_MS:.0f} ms   {verdict(p50 <= TARGET_P50_MS)}")
     print(f"  p99 {p99:7.1f} ms   target <= {TARGET_P99_MS:.0f} ms   {verdict(p99 <= TARGET_P99_MS)}")
