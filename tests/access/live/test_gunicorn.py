@@ -22,7 +22,7 @@ from .sse import SSEStream
 START_TIMEOUT_S = 60
 ARRIVES_WITHIN_S = 3.0  # a ceiling, not a speed goal
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def procfile_web_command(port: int) -> list[str]:

@@ -23,8 +23,7 @@ from .sse import SSEStream, StreamClosed
 ARRIVES_WITHIN_S = 3.0
 _serial = count()
 
-# Roles are groups made by a data migration: restore them after each test empties the tables.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
