@@ -5,8 +5,10 @@ import base64
 import time
 
 import pytest
+from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
+from access.accounts.roles import Role
 from access.cameras.models import Camera, CameraHealth
 from access.cameras.services import issue_device_token
 from access.events.models import Event
@@ -31,9 +33,11 @@ def wait_until_handled(camera: Camera, count: int, worker) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True)  # committed rows, for the worker to see
 def test_frames_posted_by_the_camera_open_the_door_through_the_worker(celery_worker, camera, settings):
     camera = with_own_topics(camera, settings)
+    # The device role holds no model permissions; a committing test before this one emptied the groups.
+    Group.objects.get_or_create(name=Role.DEVICE)
     katie = allowed("Katie Hill", KATIE, camera)
     device = APIClient()
     device.credentials(HTTP_AUTHORIZATION=f"Token {issue_device_token(camera)}")
