@@ -43,7 +43,7 @@ CLIP = FACEDATA / "video" / "WDA_KatieHill_000.mp4"
 FRAME_SIZE = (640, 480)
 TARGET_P50_MS, TARGET_P99_MS, TARGET_FPS = 150.0, 400.0, 10.0
 DOOR_WINDOW_S = 0.3  # the bench door's T: a track unseen this long is gone, the next frame a new passage
-COMMAND_WAIT_S = 30.0
+COMMAND_WAIT_S = 15.0
 WORKER_START_S = 120.0
 STAGES = ("detect", "parse", "align", "code", "search", "decide", "publish")
 MODEL_STAGES = ("detect", "parse", "code", "search")  # timed by wrapping the models; align is the rest
@@ -95,9 +95,17 @@ class DoorController:
         if not subscribed.wait(10):
             raise SystemExit(f"could not subscribe to {topic} on {host}:{port}")
 
-    def wait(self) -> float:
-        """perf_counter() when the next command arrived."""
-        return self.received.get(timeout=COMMAND_WAIT_S)
+    def wait(self) -> float | None:
+        """perf_counter() when the next command arrived; None when none came within COMMAND_WAIT_S."""
+        try:
+            return self.received.get(timeout=COMMAND_WAIT_S)
+        except queue.Empty:
+            return None
+
+    def forget(self) -> None:
+        """Drop commands that came in late, so that none is taken for the next frame's."""
+        while not self.received.empty():
+            self.received.get()
 
     def close(self) -> None:
         self.client.loop_stop()
@@ -186,18 +194,25 @@ def frame_body(pixels: np.ndarray) -> dict:
     return {"image_base64": base64.b64encode(jpeg(pixels)).decode()}
 
 
-def bench_latency(camera, frames: list[np.ndarray], controller: DoorController) -> list[float]:
+def bench_latency(camera, frames: list[np.ndarray], controller: DoorController) -> tuple[list[float], int]:
+    """Seconds from posting each frame to its door command, and how many frames brought none (the face not
+    found or not matched in that frame, or no command within COMMAND_WAIT_S)."""
     client = device_client(camera)
     bodies = [frame_body(pixels) for pixels in frames]
     post(client, camera, bodies[0])  # the worker's first frame loads the engine and gallery: not counted
     controller.wait()
-    latencies = []
+    latencies, missed = [], 0
     for body in bodies:
         time.sleep(DOOR_WINDOW_S * 2)
+        controller.forget()
         started = time.perf_counter()
         post(client, camera, body)
-        latencies.append(controller.wait() - started)
-    return latencies
+        received = controller.wait()
+        if received is None:
+            missed += 1
+        else:
+            latencies.append(received - started)
+    return latencies, missed
 
 
 def bench_throughput(camera, frames: list[np.ndarray]) -> float:
@@ -250,8 +265,8 @@ def bench_stages(camera, frames: list[np.ndarray]) -> dict[str, list[float]]:
         data = jpeg(pixels)
         events = process_frame(camera.pk, data, time.time(), f"stages-{index}", engine=engine,
                                gallery=gallery, scoring=task.scoring, stages=stages)  # fmt: skip
-        if not events:
-            raise SystemExit("a bench frame decided nothing: the face was not found or not matched")
+        if not events:  # the face not found or not matched in this frame: no grant to time
+            continue
         spent["align"] = stages["recognise"] - sum(spent.get(stage, 0.0) for stage in MODEL_STAGES)
         spent["decide"], spent["publish"] = stages["decide"], stages.get("publish", 0.0)
         for stage in STAGES:
@@ -267,20 +282,23 @@ def verdict(ok: bool) -> str:
     return "meets" if ok else "MISSES"
 
 
-def report(latencies_ms: list[float], fps: float, stages: dict[str, list[float]], args) -> None:
+def report(latencies_ms: list[float], missed: int, fps: float, stages: dict[str, list[float]], args) -> None:
     import torch
 
+    if not latencies_ms:
+        raise SystemExit(f"no frame brought a door command ({missed} tried); see the worker log")
     p50, p99 = percentile(latencies_ms, 50), percentile(latencies_ms, 99)
     print(f"\nFaceGate pipeline bench: one face, {FRAME_SIZE[0]}x{FRAME_SIZE[1]}, camera min_face_size "
           f"{args.min_face_size}, 1 worker process, torch threads {torch.get_num_threads()}, "
           f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print(f"frame posted -> door command on MQTT, {len(latencies_ms)} samples:")
+    print(f"frame posted -> door command on MQTT, {len(latencies_ms)} samples ({missed} frames brought no "
+          f"command within {COMMAND_WAIT_S:.0f} s):")  # fmt: skip
     print(f"  p50 {p50:7.1f} ms   target <= {TARGET_P50_MS:.0f} ms   {verdict(p50 <= TARGET_P50_MS)}")
     print(f"  p99 {p99:7.1f} ms   target <= {TARGET_P99_MS:.0f} ms   {verdict(p99 <= TARGET_P99_MS)}")
     print(f"  min {min(latencies_ms):7.1f} ms   max {max(latencies_ms):.1f} ms")
     print(f"throughput, {args.frames} queued frames: {fps:.1f} frames/s per worker   target >= "
           f"{TARGET_FPS:.0f}   {verdict(fps >= TARGET_FPS)}")  # fmt: skip
-    print(f"stages (in-process, median of {len(next(iter(stages.values())))} frames, ms):")
+    print(f"stages (in-process, median of the {len(stages['detect'])} frames that granted, ms):")
     for stage in STAGES:
         median, p99 = statistics.median(stages[stage]), percentile(stages[stage], 99)
         print(f"  {stage:8s} {median:7.1f}   p99 {p99:7.1f}")
@@ -318,7 +336,7 @@ def main() -> None:
             camera = make_site(frames[0], args.min_face_size, f"{prefix}/door")
             controller = DoorController(broker.hostname, broker.port or 1883, f"{prefix}/door/set")
             try:
-                latencies = bench_latency(camera, frames[1 : args.samples + 1], controller)
+                latencies, missed = bench_latency(camera, frames[1 : args.samples + 1], controller)
                 fps = bench_throughput(camera, frames[1 : args.frames + 1])
                 stop_worker(worker)
                 worker = None
@@ -326,7 +344,7 @@ def main() -> None:
                 stages = bench_stages(camera, frames[1 : args.stage_frames + 1])
             finally:
                 controller.close()
-            report([1000 * seconds for seconds in latencies], fps, stages, args)
+            report([1000 * seconds for seconds in latencies], missed, fps, stages, args)
     finally:
         if worker is not None:
             stop_worker(worker)
