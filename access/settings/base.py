@@ -134,7 +134,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_BROKER_DIR / "processed"),
         "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
+        # A frame waits for the next poll: at kombu's default of 1 s most frames would reach the worker stale.
+        "polling_interval": 0.02,
     }
+    CELERY_BROKER_TRANSPORT = "access.core.broker:Transport"
 CELERY_RESULT_BACKEND = env.str(
     "CELERY_RESULT_BACKEND", default=f"db+sqlite:///{DATA_DIR / 'celery-results.sqlite3'}"
 )
