@@ -37,10 +37,12 @@ def test_compose_runs_every_service_with_a_healthcheck_or_an_exit():
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = compose["services"]
 
-    assert set(services) == {"postgres", "redis", "mosquitto", "migrate", "web", "worker", "beat"}
+    assert set(services) == {
+        "postgres", "redis", "mosquitto", "migrate", "web", "worker", "beat", "cameras", "doors"
+    }
     for name in ("postgres", "redis", "mosquitto", "web", "worker"):
         assert "healthcheck" in services[name], name
-    for name in ("web", "worker", "beat", "migrate"):
+    for name in ("web", "worker", "beat", "migrate", "cameras", "doors"):
         assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
         assert services[name]["environment"]["CELERY_BROKER_URL"].startswith("redis://redis:")
     assert (DEPLOY / "mosquitto" / "mosquitto.conf").read_text().count("allow_anonymous false") == 1
