@@ -157,7 +157,7 @@ def keypoint_errors(parser: FaceParser, detector: FaceDetector, root: Path) -> d
         face = max(holding, key=lambda found: found.width)
         start = time.perf_counter()
         parsing = parser.get(image, face)
-        found = mask_keypoints(parsing.labels, parsing.crop_to_image, face.width)
+        found = mask_keypoints(parsing.labels, parsing.crop_to_image, face.box)
         seconds.append(time.perf_counter() - start)
         inter_ocular = np.linalg.norm(eyes[0] - eyes[1])
         errors.append(

@@ -66,6 +66,17 @@ PLAUSIBLE_AREA: dict[str, tuple[float, float]] = {
     "upper_lip": (0.01, 0.6),
     "lower_lip": (0.01, 0.6),
 }
+# A part whose centre lies further than this many inter-ocular distances (the box's estimate) from where an
+# average face in the detector box has it is not taken for that part; confidence falls from half of it on.
+# The box's estimate itself wanders by about 0.2 (the spread of BOX_TEMPLATE's fit), and a head rolled by
+# 30 degrees moves its mouth about half an inter-ocular distance.
+MAX_OFFSET = 1.0
+_PLACED_BY = {
+    "left_eye": "left_eye_center",
+    "right_eye": "right_eye_center",
+    "nose": "nose_tip",
+    "mouth": "mouth_center",
+}
 # Below this confidence a point is reported but not used to align the face.
 MIN_CONFIDENCE = 0.5
 # A face box with more than this share of its area outside the image is partly out of frame. The detector's
@@ -132,15 +143,14 @@ class Segment:
 
 
 def segment_of(labels: np.ndarray, classes: tuple[int, ...]) -> Segment | None:
-    """The part's pixels in blobs at least a quarter the size of its largest one (specks of the class
-    elsewhere are parsing noise); None when the class is absent."""
+    """The part's largest blob (other blobs of the class are parsing noise, a nose label on a collar say);
+    None when the class is absent."""
     mask = np.isin(labels, classes).astype(np.uint8)
     count, blobs, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count < 2:
         return None
     areas = stats[1:, cv2.CC_STAT_AREA]
-    kept = 1 + np.flatnonzero(areas >= areas.max() / 4)
-    rows, cols = np.nonzero(np.isin(blobs, kept))
+    rows, cols = np.nonzero(blobs == 1 + np.argmax(areas))
     return Segment(np.stack([cols, rows], axis=1).astype(np.float64), float(len(rows) / areas.sum()))
 
 
@@ -168,10 +178,14 @@ def _area_confidence(ratio: float, low: float, high: float) -> float:
     return 1.0
 
 
-def mask_keypoints(labels: np.ndarray, to_image: np.ndarray, box_width: float) -> MaskKeypoints:
+def mask_keypoints(
+    labels: np.ndarray, to_image: np.ndarray, box: tuple[float, float, float, float]
+) -> MaskKeypoints:
     """The named keypoints of one face's label map (classes as `PART_CLASSES`), mapped to image pixels by
-    the 2x3 affine `to_image`; `box_width`, the detector box's width in image pixels, gives the face's scale
-    until both eyes are found."""
+    the 2x3 affine `to_image`. The detector `box` (image pixels) gives the face's scale until both eyes are
+    found, and where its eyes, nose and mouth can be: a part segmented further than `MAX_OFFSET`
+    inter-ocular distances from where an average face in the box has it is not that part."""
+    box_width = box[2] - box[0]
     segments = {part: segment_of(labels, classes) for part, classes in PART_CLASSES.items()}
     pixel_size = math.sqrt(
         abs(np.linalg.det(np.asarray(to_image, np.float64)[:, :2]))
@@ -207,6 +221,17 @@ def mask_keypoints(labels: np.ndarray, to_image: np.ndarray, box_width: float) -
     if local:
         placed = cv2.transform(np.array([list(local.values())]), np.asarray(to_image, np.float64))[0]
         points = {name: (float(x), float(y)) for name, (x, y) in zip(local, placed, strict=True)}
+    expected = points_from_box(box)
+    for part, name in _PLACED_BY.items():
+        if name in points:
+            offset = np.linalg.norm(np.subtract(points[name], expected[name])) / (
+                EYES_PER_BOX_WIDTH * box_width
+            )
+            factor = float(np.clip((MAX_OFFSET - offset) / (MAX_OFFSET / 2), 0.0, 1.0))
+            visible[part] = visible[part] and factor > 0
+            for point, (of_part, _, _) in KEYPOINTS.items():
+                if of_part == part and point in confidence:
+                    confidence[point] = round(confidence[point] * factor, 3)
     return MaskKeypoints(points, confidence, part_areas, visible)
 
 
@@ -300,7 +325,7 @@ class ParsingKeypoints:
 
     def get(self, img: np.ndarray, face: Face) -> dict[str, Point]:
         parsing = self.parser.get(img, face)
-        found = mask_keypoints(parsing.labels, parsing.crop_to_image, face.width)
+        found = mask_keypoints(parsing.labels, parsing.crop_to_image, face.box)
         confident = found.confident()
         aligning = [name for name in confident if name in self.template]
         confidence = dict(found.confidence)

@@ -3,21 +3,26 @@
 `Engine` owns the face detector, the keypoint model and the face coder, loaded once per process
 (`engine()`), and runs them in order: detect -> keypoints -> chip -> code, each step batched over every face
 of every image it is given. The keypoint model is any object with `prepare(device)` and `get(img, face)`
-filling `face.keypoints` with names `recognition.align` knows: dlib's 5-point predictor today, points
-derived from a face-parsing network later, without the rest changing.
+filling `face.keypoints`; the chip is fitted on those of its points named in the model's `template` (where
+they sit in dlib's chip), or in `recognition.align.TEMPLATE`, dlib's mean face, for a model without one.
+`recognition.keypoints.ParsingKeypoints` derives the points from the face parser's segments and also fills
+`face.parsing` and `face.visibility` (occlusion verdicts). It becomes the default once the committed parser
+aligns faces as well as dlib's 5-point predictor (`bench.identify --alignments`); until then the default is
+the 5-point predictor (`recognition.models.landmarks.LandmarkPredictor`), whose chips the face-code network
+was trained on.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
-from recognition.align import face_chip
+from recognition.align import TEMPLATE, face_chip
 from recognition.config import EngineConfig
 from recognition.models.detector import FaceDetector
 from recognition.models.facecode import CHIP_SIZE, FaceCoder
@@ -37,7 +42,9 @@ ENROLLMENT_UPSAMPLE_MAX_PIXELS = 2_000_000
 
 
 class KeypointModel(Protocol):
-    """Fills `face.keypoints` (named, image pixels) for a detected face."""
+    """Fills `face.keypoints` (named, image pixels) for a detected face. A model whose points are not
+    dlib's mean-face points also has a `template`: name -> where the point sits in the unit face square of
+    dlib's chip (`recognition.align.chip_transform`)."""
 
     def prepare(self, device: str = "cpu") -> None: ...
 
@@ -77,6 +84,7 @@ class Engine:
         self.config = config if config is not None else EngineConfig.from_env()
         self.detector = FaceDetector()
         self.keypoints = keypoints if keypoints is not None else LandmarkPredictor()
+        self.template: Mapping[str, Point] = getattr(self.keypoints, "template", TEMPLATE)
         self.coder = FaceCoder()
         self.prepare(self.config.device)
 
@@ -111,7 +119,8 @@ class Engine:
         for image, found in zip(images, faces, strict=True):
             for face in found:
                 self.keypoints.get(image, face)
-                face.chip = face_chip(image, face.keypoints, size=CHIP_SIZE)
+                aligning = {name: xy for name, xy in face.keypoints.items() if name in self.template}
+                face.chip = face_chip(image, aligning, size=CHIP_SIZE, template=self.template)
         self._code([face for found in faces for face in found])
         return faces
 

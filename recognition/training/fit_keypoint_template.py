@@ -35,6 +35,7 @@ from recognition.images import read_rgb
 from recognition.keypoints import KEYPOINTS, PART_CLASSES, mask_keypoints, segment_of
 from recognition.models.detector import FaceDetector
 from recognition.models.landmarks import LandmarkPredictor
+from recognition.models.weights import COMMITTED
 from recognition.types import Face
 
 FACEDATA = Path(
@@ -84,12 +85,12 @@ def to_unit_square(
     return dict(zip(names, chip / CHIP * (1 + 2 * PADDING) - PADDING, strict=True))
 
 
-def collect(masks: str, photos: int) -> dict[str, list[np.ndarray]]:
+def collect(masks: str, photos: int, weights: Path) -> dict[str, list[np.ndarray]]:
     detector, landmarks = FaceDetector(), LandmarkPredictor()
     if masks == "parser":
         from recognition.models.parser import FaceParser
 
-        parser = FaceParser()
+        parser = FaceParser(weights)
 
         def pairs() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
             for path in pool_photos(photos):
@@ -105,9 +106,9 @@ def collect(masks: str, photos: int) -> dict[str, list[np.ndarray]]:
         image_to_chip = chip_transform({name: five[name] for name in DLIB_5_POINT_NAMES}, CHIP, PADDING)
         if labels is None:
             parsing = parser.get(image, face)
-            keypoints = mask_keypoints(parsing.labels, parsing.crop_to_image, face.width)
+            keypoints = mask_keypoints(parsing.labels, parsing.crop_to_image, face.box)
         else:
-            keypoints = mask_keypoints(labels, np.eye(2, 3), face.width)
+            keypoints = mask_keypoints(labels, np.eye(2, 3), face.box)
         x1, y1, x2, y2 = face.box
         points = keypoints.confident() | {"box_top_left": (x1, y1), "box_bottom_right": (x2, y2)}
         for name, xy in to_unit_square(points, image_to_chip).items():
@@ -115,8 +116,8 @@ def collect(masks: str, photos: int) -> dict[str, list[np.ndarray]]:
     return found
 
 
-def fit_template(masks: str, photos: int) -> None:
-    found = collect(masks, photos)
+def fit_template(masks: str, photos: int, weights: Path) -> None:
+    found = collect(masks, photos, weights)
     print(f"{'point':20s}{'faces':>7}{'median x':>10}{'median y':>10}{'spread':>9}  (unit face square)")
     for name, points in found.items():
         points = np.array(points)
@@ -172,12 +173,13 @@ def main() -> None:
     arguments.add_argument(
         "--photos", type=int, default=800, help="faces_pool/ photos parsed (--masks parser)"
     )
+    arguments.add_argument("--weights", type=Path, default=COMMITTED["parser"], help="parser weights")
     arguments.add_argument("--sigmas", action="store_true", help="fit the keypoints' multiples instead")
     options = arguments.parse_args()
     if options.sigmas:
         fit_sigmas()
     else:
-        fit_template(options.masks, options.photos)
+        fit_template(options.masks, options.photos, options.weights)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def test_human_masks_give_the_eye_corners_and_nose_base_dlib_finds(frontal):
     errors = {name: [] for name in DLIB_5_POINT_NAMES}
     for image, labels, face in frontal:
         five = landmarks.get(image, face)
-        found = mask_keypoints(labels, IDENTITY, face.width)
+        found = mask_keypoints(labels, IDENTITY, face.box)
         for name in DLIB_5_POINT_NAMES:
             errors[name].append(
                 np.linalg.norm(np.subtract(found.points[name], five[name])) / inter_ocular(five)
@@ -72,7 +72,7 @@ def test_human_masks_give_the_eye_corners_and_nose_base_dlib_finds(frontal):
 
 def test_human_masks_give_points_in_a_face_s_order_and_every_part_visible(frontal):
     for _, labels, face in frontal:
-        found = mask_keypoints(labels, IDENTITY, face.width)
+        found = mask_keypoints(labels, IDENTITY, face.box)
         x = {name: xy[0] for name, xy in found.points.items()}
         y = {name: xy[1] for name, xy in found.points.items()}
 
@@ -88,11 +88,9 @@ def test_human_masks_give_points_in_a_face_s_order_and_every_part_visible(fronta
 def test_erased_parts_are_reported_as_occlusions_not_placed(frontal):
     _, labels, face = frontal[0]
 
-    one_eye = mask_keypoints(np.where(labels == LEFT_EYE, 1, labels), IDENTITY, face.width)
-    no_eyes = mask_keypoints(
-        np.where(np.isin(labels, (LEFT_EYE, RIGHT_EYE)), 1, labels), IDENTITY, face.width
-    )
-    masked = mask_keypoints(np.where(np.isin(labels, (NOSE, INNER_MOUTH)), 1, labels), IDENTITY, face.width)
+    one_eye = mask_keypoints(np.where(labels == LEFT_EYE, 1, labels), IDENTITY, face.box)
+    no_eyes = mask_keypoints(np.where(np.isin(labels, (LEFT_EYE, RIGHT_EYE)), 1, labels), IDENTITY, face.box)
+    masked = mask_keypoints(np.where(np.isin(labels, (NOSE, INNER_MOUTH)), 1, labels), IDENTITY, face.box)
 
     assert occlusions(one_eye, 0.0) == ("the left eye is not visible",)
     assert "left_eye_center" not in one_eye.points and "right_eye_center" in one_eye.points
@@ -107,7 +105,7 @@ def test_a_speck_of_eye_is_not_an_eye(frontal):
     rows, cols = np.nonzero(labels == RIGHT_EYE)
     speck[rows[0], cols[0]] = RIGHT_EYE  # one pixel left of the right eye
 
-    found = mask_keypoints(speck, IDENTITY, face.width)
+    found = mask_keypoints(speck, IDENTITY, face.box)
 
     assert not found.visible["right_eye"]
     assert found.confidence["right_eye_center"] == 0.0
@@ -117,7 +115,7 @@ def test_a_speck_of_eye_is_not_an_eye(frontal):
 def test_a_face_box_partly_outside_the_image_is_out_of_frame():
     assert face_outside_image((10, 10, 110, 110), (200, 200, 3)) == 0.0
     assert face_outside_image((-50, 10, 50, 110), (200, 200, 3)) == pytest.approx(0.5)
-    found = mask_keypoints(np.zeros((64, 64), np.uint8), IDENTITY, 40.0)
+    found = mask_keypoints(np.zeros((64, 64), np.uint8), IDENTITY, (10.0, 10.0, 50.0, 50.0))
     assert occlusions(found, 0.5)[-1] == "the face is partly out of the frame (50% of it outside the image)"
 
 
