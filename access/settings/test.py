@@ -10,6 +10,8 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
 # Door commands go to the test Mosquitto, in the tests and in the worker process they start.
 os.environ.setdefault("MQTT_URL", "mqtt://127.0.0.1:1883")
+# Retained discovery configs from tests stay out of the prefix a real Home Assistant on that broker reads.
+os.environ.setdefault("FACEGATE_HA_DISCOVERY_PREFIX", "facegate-test-homeassistant")
 # One id per pytest run, inherited by the worker it starts: runs sharing a Redis keep their queues apart.
 os.environ.setdefault("FACEGATE_TEST_RUN", str(os.getpid()))
 
