@@ -2,6 +2,7 @@
 
     nice -n 5 .venv/bin/python -m bench.pipeline                    # from the repository root
     nice -n 5 .venv/bin/python -m bench.pipeline --samples 100 --frames 100 --min-face-size 120
+    nice -n 5 .venv/bin/python -m bench.pipeline --torch-threads 1       # the worker's torch on one thread
 
 Needs PostgreSQL, Redis and Mosquitto as the tests do (deploy/local/start-test-services.sh); reads the
 settings of `access.settings.test`. It makes a scratch database (dropped at the end), starts one real Celery
@@ -112,7 +113,7 @@ class DoorController:
         self.client.disconnect()
 
 
-def start_worker(database_name: str, folder: Path, max_frame_age_s: float) -> subprocess.Popen:
+def start_worker(database_name: str, folder: Path, max_frame_age_s: float, torch_threads: int | None):
     from django.conf import settings
 
     database_url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{database_name}").geturl()
@@ -125,6 +126,8 @@ def start_worker(database_name: str, folder: Path, max_frame_age_s: float) -> su
         "FACEGATE_MAX_FRAME_AGE_S": str(max_frame_age_s),
         "FACEGATE_HA_DISCOVERY_PREFIX": settings.FACEGATE_HA_DISCOVERY_PREFIX,
     }
+    if torch_threads:
+        env["OMP_NUM_THREADS"] = str(torch_threads)  # torch's intra-op threads, read when it starts
     name = f"bench-{os.getpid()}@{socket.gethostname()}"
     command = [sys.executable, "-m", "celery", "-A", "access", "worker", "-Q", "frames,enrollment,default",
                "--pool", "prefork", "--concurrency", "1", "-n", name, "--loglevel", "WARNING",
@@ -312,7 +315,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60, help="frames in the throughput burst (default 60)")
     parser.add_argument("--stage-frames", type=int, default=20, help="frames for the stage breakdown")
     parser.add_argument("--min-face-size", type=int, default=80, help="the camera's min_face_size (px)")
+    parser.add_argument("--torch-threads", type=int, help="torch CPU threads (default: one per core)")
     args = parser.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "access.settings.test")
     import django
@@ -332,7 +340,8 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="facegate-bench-") as scratch:
             settings.MEDIA_ROOT = str(Path(scratch) / "media")
-            worker = start_worker(settings.DATABASES["default"]["NAME"], Path(scratch), max_frame_age_s=3600)
+            worker = start_worker(settings.DATABASES["default"]["NAME"], Path(scratch), max_frame_age_s=3600,
+                                  torch_threads=args.torch_threads)  # fmt: skip
             camera = make_site(frames[0], args.min_face_size, f"{prefix}/door")
             controller = DoorController(broker.hostname, broker.port or 1883, f"{prefix}/door/set")
             try:
