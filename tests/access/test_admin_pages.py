@@ -35,6 +35,7 @@ def test_every_facegate_model_has_an_admin():
         "doors.doorgroup",
         "doors.doorcommand",
         "cameras.camera",
+        "cameras.camerahealth",
         "events.event",
         "decisions.track",
         "alerts.alert",
