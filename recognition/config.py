@@ -142,6 +142,16 @@ class EngineConfig(_Validated):
         ge=0.05,
         le=2.0,  # a score of 1 is as far as the query's nearest strangers; 2 would let nearly anyone in
     )
+    # Each worker process runs its frames on one core: two torch threads per process on a 2-core host made the
+    # face coder 30x slower as soon as another process held the other core (bench/pipeline.py
+    # --torch-threads). More throughput comes from more worker processes, not more threads.
+    torch_threads: int = _setting(
+        1,
+        env="FACEGATE_TORCH_THREADS",
+        help="CPU threads torch uses in each engine process (more worker processes scale better)",
+        ge=1,
+        le=256,
+    )
     cache_dir: Path = _setting(
         env="FACEGATE_CACHE_DIR",
         help="where converted weights are cached (default ~/.cache/facegate)",

@@ -89,8 +89,9 @@ class Engine:
         self.prepare(self.config.device)
 
     def prepare(self, device: str = "auto") -> None:
-        """Move every model to `device` ('auto', 'cpu' or 'cuda')."""
+        """Move every model to `device` ('auto', 'cpu' or 'cuda'), with the configured torch CPU threads."""
         self.device = resolve_device(device)
+        torch.set_num_threads(self.config.torch_threads)
         for model in (self.detector, self.keypoints, self.coder):
             model.prepare(self.device)
 

@@ -1,5 +1,6 @@
 """The engine from pixels to faces with codes, on real photos: identities, group photos, no-face photos."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,19 @@ def test_auto_device_is_cuda_only_when_torch_sees_one():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA device"):
             resolve_device("cuda")
+
+
+def test_the_engine_runs_on_the_configured_number_of_torch_threads(cpu_engine):
+    before = torch.get_num_threads()
+    try:
+        cpu_engine.config = dataclasses.replace(cpu_engine.config, torch_threads=2)
+        cpu_engine.prepare("cpu")
+        assert torch.get_num_threads() == 2
+        cpu_engine.config = dataclasses.replace(cpu_engine.config, torch_threads=1)
+        cpu_engine.prepare("cpu")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_the_process_engine_is_built_once():
