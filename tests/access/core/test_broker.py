@@ -13,7 +13,7 @@ def connection(tmp_path: Path):
     folder = tmp_path / "queue"
     folder.mkdir()
     options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "store_processed": False,
-               "polling_interval": 0.01}
+               "control_folder": str(tmp_path / "control"), "polling_interval": 0.01}
     with Connection("filesystem://", transport="access.core.broker:Transport",
                     transport_options=options) as connection:
         yield connection, folder
