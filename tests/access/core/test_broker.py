@@ -12,6 +12,7 @@ from access.core.broker import PARTIAL_SUFFIX
 def connection(tmp_path: Path):
     folder = tmp_path / "queue"
     folder.mkdir()
+    (tmp_path / "control").mkdir()
     options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "store_processed": False,
                "control_folder": str(tmp_path / "control"), "polling_interval": 0.01}
     with Connection("filesystem://", transport="access.core.broker:Transport",
