@@ -44,7 +44,7 @@ import torch
 from recognition.images import read_rgb
 from recognition.keypoints import mask_keypoints
 from recognition.models.detector import FaceDetector
-from recognition.models.parser import FaceParser
+from recognition.models.parser import DEFAULT_PARSER, FaceParser
 from recognition.models.weights import COMMITTED
 from recognition.training.datasets import (
     BACKGROUND,
@@ -213,7 +213,7 @@ def main() -> None:
         "--weights", type=Path, default=COMMITTED["parser"], help="trainer checkpoint or fp16 export"
     )
     arguments.add_argument("--facedata", type=Path, default=FACEDATA, help="shared face data root")
-    arguments.add_argument("--model", default="parser_small", help="parser architecture of the weights")
+    arguments.add_argument("--model", default=DEFAULT_PARSER, help="parser architecture of the weights")
     options = arguments.parse_args()
 
     dataset = FassegDataset(options.facedata / "parsing", "test")

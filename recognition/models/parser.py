@@ -2,9 +2,11 @@
 
 Layout follows timm: blocks, the network, a private `_create_parser`, registered entry points looked up by
 `create_parser(name)`; then `FaceParser`, the InsightFace-style wrapper that crops faces by detector box.
-Depthwise-separable encoder (stride 2 per stage, skips kept), a light decoder of bilinear upsampling, skip
-concatenation and one depthwise-separable block per level; logits at half resolution, upsampled at the end.
-BatchNorm is folded into the convolutions for inference (`fold_batchnorm`).
+Encoder of stride-2 stages (full 3x3 convolutions in the first `plain_stages`, depthwise-separable after),
+skips kept; a light decoder of bilinear upsampling, skip concatenation and one depthwise-separable block per
+level; logits at half resolution, upsampled at the end. BatchNorm is folded into the convolutions for
+inference (`fold_batchnorm`). `DEFAULT_PARSER` and `CROP_SIZE` name the committed weights' architecture and
+crop; the model card (`cards/parser.md`) says how they were chosen and trained.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "CLASSES",
     "CROP_MARGIN",
     "CROP_SIZE",
+    "DEFAULT_PARSER",
     "FaceParser",
     "ParserNet",
     "create_parser",
@@ -36,7 +39,8 @@ CLASSES = (
     "background", "skin", "left_brow", "right_brow", "left_eye", "right_eye",
     "nose", "upper_lip", "inner_mouth", "lower_lip", "hair",
 )  # fmt: skip
-CROP_SIZE = 128
+CROP_SIZE = 160  # the committed weights' crop side
+DEFAULT_PARSER = "parser_plain"  # the committed weights' architecture
 CROP_MARGIN = 0.5  # added on every side, times the box's longer side: the detector box is brows-to-chin
 
 
@@ -67,14 +71,39 @@ class SeparableBlock(nn.Module):
         return self.pointwise(self.depthwise(x))
 
 
-class ParserNet(nn.Module):
-    """(N, 3, S, S) RGB pixels in 0..255 -> (N, 11, S, S) logits; S divisible by 2**len(widths)."""
+class PlainBlock(nn.Module):
+    """Two full 3x3 convolutions, the first with the stride: cheap enough where channels are few, and it sees
+    colour and texture together, which thin parts (brows, eye lids) need."""
 
-    def __init__(self, widths: Sequence[int] = (16, 32, 64, 128), num_classes: int = len(CLASSES)):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        self.first = ConvBnAct(in_channels, out_channels, 3, stride)
+        self.second = ConvBnAct(out_channels, out_channels, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(self.first(x))
+
+
+class ParserNet(nn.Module):
+    """(N, 3, S, S) RGB pixels in 0..255 -> (N, 11, S, S) logits; S divisible by 2**len(widths).
+
+    A stride-2 stem, then one stage per further width, each halving the resolution; the first `plain_stages`
+    stages use full 3x3 convolutions, the rest depthwise-separable ones. The decoder climbs back to the stem's
+    resolution through the skips; its logits are upsampled bilinearly to the input's size.
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int] = (16, 32, 64, 128),
+        num_classes: int = len(CLASSES),
+        plain_stages: int = 0,
+    ):
         super().__init__()
         self.stem = ConvBnAct(3, widths[0], stride=2)
         self.encoder = nn.ModuleList(
-            nn.Sequential(
+            PlainBlock(widths[i], widths[i + 1], stride=2)
+            if i < plain_stages
+            else nn.Sequential(
                 SeparableBlock(widths[i], widths[i + 1], stride=2),
                 SeparableBlock(widths[i + 1], widths[i + 1]),
             )
@@ -122,8 +151,8 @@ def _register(factory: Callable[[], ParserNet]) -> Callable[[], ParserNet]:
     return factory
 
 
-def _create_parser(widths: Sequence[int]) -> ParserNet:
-    return ParserNet(widths)
+def _create_parser(widths: Sequence[int], **options) -> ParserNet:
+    return ParserNet(widths, **options)
 
 
 @_register
@@ -136,7 +165,12 @@ def parser_tiny() -> ParserNet:
     return _create_parser((8, 16, 32, 64))
 
 
-def create_parser(name: str = "parser_small") -> ParserNet:
+@_register
+def parser_plain() -> ParserNet:
+    return _create_parser((16, 32, 64, 128), plain_stages=2)
+
+
+def create_parser(name: str = DEFAULT_PARSER) -> ParserNet:
     try:
         return _PARSERS[name]()
     except KeyError:
@@ -161,7 +195,7 @@ def crop_transform(box: Sequence[float], size: int = CROP_SIZE) -> np.ndarray:
 class FaceParser:
     """Per-face label maps, InsightFace model_zoo style: `prepare(device)`, then `get`/`get_batch`."""
 
-    def __init__(self, weights: Path = COMMITTED["parser"], name: str = "parser_small"):
+    def __init__(self, weights: Path = COMMITTED["parser"], name: str = DEFAULT_PARSER):
         net = create_parser(name)
         net.load_state_dict(load_committed(weights), strict=True)
         self.net = fold_batchnorm(net.eval())
@@ -178,7 +212,7 @@ class FaceParser:
             raise ValueError("img must be an RGB uint8 array of shape (H, W, 3)")
         if not faces:
             return []
-        transforms = [crop_transform(face.box) for face in faces]
+        transforms = [crop_transform(face.box, self.input_size[0]) for face in faces]
         # black outside the photo, as in the training crops
         crops = np.stack(
             [cv2.warpAffine(img, m, self.input_size, flags=cv2.INTER_LINEAR) for m in transforms]

@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from recognition.images import read_rgb
-from recognition.models.parser import CROP_MARGIN, CROP_SIZE, create_parser
+from recognition.models.parser import CROP_MARGIN, CROP_SIZE, DEFAULT_PARSER, create_parser
 from recognition.training.augment import augment
 from recognition.training.datasets import (
     IMAGE_SUFFIXES,
@@ -101,7 +101,7 @@ def _detector_boxes(sources: list, cache: Path) -> dict[str, list[float]]:
 
 
 def _batch(
-    samples: list[tuple[object, int, list[float]]], step: int, batch_size: int, seed: int
+    samples: list[tuple[object, int, list[float]]], step: int, batch_size: int, seed: int, crop_size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     steps_per_epoch = len(samples) // batch_size
     epoch, position = divmod(step, steps_per_epoch)
@@ -111,7 +111,7 @@ def _batch(
     for sample in order[position * batch_size : (position + 1) * batch_size]:
         dataset, index, box = samples[sample]
         image, label = dataset[index]
-        crop, label_crop = face_crop(image, label, tuple(box), CROP_SIZE, CROP_MARGIN)
+        crop, label_crop = face_crop(image, label, tuple(box), crop_size, CROP_MARGIN)
         crop, label_crop = augment(crop, label_crop, rng)
         images.append(crop)
         labels.append(label_crop)
@@ -131,18 +131,27 @@ def _save_atomically(path: Path, write) -> None:
         raise
 
 
-def _save_checkpoint(path: Path, model, optimizer, scheduler, step: int, total: int, seed: int) -> None:
+def _save_checkpoint(path: Path, model, optimizer, scheduler, step: int, run: dict) -> None:
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "step": step,
-        "total_steps": total,
-        "seed": seed,
+        **run,
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
     _save_atomically(path, lambda file: torch.save(state, file))
+
+
+def _run_identity(args: argparse.Namespace, total_steps: int) -> dict:
+    """What a resumed run must share with the stopped one; saved in every checkpoint."""
+    return {
+        "total_steps": total_steps,
+        "seed": args.seed,
+        "architecture": args.model,
+        "crop_size": args.crop_size,
+    }
 
 
 def train(args: argparse.Namespace) -> float:
@@ -161,6 +170,7 @@ def train(args: argparse.Namespace) -> float:
             f"only {len(samples)} images with a detected face, fewer than a batch of {args.batch_size}"
         )
     total = args.steps or args.epochs * (len(samples) // args.batch_size)
+    run = _run_identity(args, total)
 
     torch.manual_seed(args.seed)
     model = create_parser(args.model).to(device)
@@ -171,10 +181,10 @@ def train(args: argparse.Namespace) -> float:
         if not args.out.is_file():
             raise SystemExit(f"nothing to resume: no checkpoint at {args.out}")
         state = torch.load(args.out, map_location=device, weights_only=True)
-        if (state["total_steps"], state["seed"]) != (total, args.seed):
+        made_for = {key: state.get(key) for key in run}
+        if made_for != run:
             raise SystemExit(
-                f"{args.out} was made for {state['total_steps']} steps with seed {state['seed']}, "
-                f"not {total} with seed {args.seed}: resume with the same data and arguments"
+                f"{args.out} was made for {made_for}, not {run}: resume with the same data and arguments"
             )
         model.load_state_dict(state["model"], strict=True)
         optimizer.load_state_dict(state["optimizer"])
@@ -189,7 +199,7 @@ def train(args: argparse.Namespace) -> float:
     model.train()
     with tqdm(total=total, initial=step, desc="train parser", unit="step") as progress:
         while step < stop:
-            pixels, labels = _batch(samples, step, args.batch_size, args.seed)
+            pixels, labels = _batch(samples, step, args.batch_size, args.seed, args.crop_size)
             loss = criterion(model(pixels.to(device)), labels.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -200,7 +210,7 @@ def train(args: argparse.Namespace) -> float:
             progress.update()
             progress.set_postfix(loss=f"{loss_value:.4f}")
             if step % args.checkpoint_every == 0 or step == stop:
-                _save_checkpoint(args.out, model, optimizer, scheduler, step, total, args.seed)
+                _save_checkpoint(args.out, model, optimizer, scheduler, step, run)
     if step == total:
         export = args.export or args.out.with_name(f"{args.out.stem}-fp16.pt")
         weights = {
@@ -232,7 +242,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--dice-weight", type=float, default=0.5)
     parser.add_argument("--checkpoint-every", type=int, default=200)
-    parser.add_argument("--model", default="parser_small")
+    parser.add_argument("--model", default=DEFAULT_PARSER, help="parser architecture")
+    parser.add_argument("--crop-size", type=int, default=CROP_SIZE, help="face crop side in pixels")
     parser.add_argument("--seed", type=int, default=0)
     return parser
 

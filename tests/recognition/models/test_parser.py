@@ -1,7 +1,7 @@
 """Face parser network and wrapper: shapes, batching, determinism, BN folding and crop geometry.
 
-No trained weights exist yet, so the network here is randomly initialised: these tests check plumbing
-(shapes, batch equals single, mapping back to the image), never what the labels say about a face.
+The network here is randomly initialised: these tests check plumbing (shapes, batch equals single, mapping
+back to the image); `test_parser_accuracy.py` checks what the committed weights say about real faces.
 """
 
 import numpy as np
@@ -54,7 +54,7 @@ def parser(tmp_path_factory) -> FaceParser:
     return FaceParser(weights)
 
 
-@pytest.mark.parametrize("name", ["parser_small", "parser_tiny"])
+@pytest.mark.parametrize("name", ["parser_small", "parser_tiny", "parser_plain"])
 def test_network_maps_crops_to_class_logits_of_the_same_size(name):
     net = create_parser(name).eval()
     with torch.inference_mode():

@@ -170,3 +170,13 @@ def test_resume_with_other_arguments_is_refused(fasseg_subset, tmp_path):
     with pytest.raises(SystemExit, match="same data and arguments"):
         main(["--data", str(fasseg_subset), "--fasseg", str(fasseg_subset), "--out", str(out), "--steps", "9",
               "--batch-size", "2", "--resume"])  # fmt: skip
+
+
+def test_architecture_and_crop_size_are_chosen_and_bind_the_resumed_run(fasseg_subset, tmp_path):
+    out = tmp_path / "plain.ckpt"
+    _train(fasseg_subset, out, "--model", "parser_plain", "--crop-size", "64", "--stop-at", "1")
+    state = torch.load(out, weights_only=True)
+    assert (state["architecture"], state["crop_size"]) == ("parser_plain", 64)
+    assert "encoder.0.first.conv.weight" in state["model"]  # parser_plain's full 3x3 first stage
+    with pytest.raises(SystemExit, match="same data and arguments"):
+        _train(fasseg_subset, out, "--model", "parser_plain", "--crop-size", "96", "--resume")
