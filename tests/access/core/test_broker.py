@@ -17,12 +17,14 @@ def connection(tmp_path: Path):
                "control_folder": str(tmp_path / "control"), "polling_interval": 0.01}
     with Connection("filesystem://", transport="access.core.broker:Transport",
                     transport_options=options) as connection:
-        yield connection, folder
+        # kombu remembers declared queues per transport class: a queue name of this test's own keeps each
+        # test's bindings in its own control folder.
+        yield connection, folder, f"frames-{tmp_path.name}"
 
 
 def test_messages_round_trip_and_leave_no_partial_files(connection):
-    connection, folder = connection
-    queue = connection.SimpleQueue("frames")
+    connection, folder, name = connection
+    queue = connection.SimpleQueue(name)
     for number in range(3):
         queue.put({"frame": number})
 
@@ -33,11 +35,11 @@ def test_messages_round_trip_and_leave_no_partial_files(connection):
 
 
 def test_a_message_still_being_written_is_not_taken(connection):
-    connection, folder = connection
-    queue = connection.SimpleQueue("frames")
+    connection, folder, name = connection
+    queue = connection.SimpleQueue(name)
     queue.put({"frame": "whole"})
     # What a writer leaves mid-write: a finished message's name plus the partial suffix, and no body yet.
-    finished = next(folder.glob("*.frames.msg"))
+    finished = next(folder.glob(f"*.{name}.msg"))
     (folder / f"0_{finished.name.split('_', 1)[1]}{PARTIAL_SUFFIX}").write_bytes(b"")
 
     message = queue.get(timeout=2)
