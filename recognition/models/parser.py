@@ -39,8 +39,8 @@ CLASSES = (
     "background", "skin", "left_brow", "right_brow", "left_eye", "right_eye",
     "nose", "upper_lip", "inner_mouth", "lower_lip", "hair",
 )  # fmt: skip
-CROP_SIZE = 160  # the committed weights' crop side
-DEFAULT_PARSER = "parser_plain"  # the committed weights' architecture
+CROP_SIZE = 128  # the committed weights' crop side
+DEFAULT_PARSER = "parser_small"  # the committed weights' architecture
 CROP_MARGIN = 0.5  # added on every side, times the box's longer side: the detector box is brows-to-chin
 
 

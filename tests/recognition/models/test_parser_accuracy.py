@@ -40,12 +40,12 @@ NAMES = (
     "fasseg_multipose01_personne10148p0p30",
     "fasseg_multipose01_personne11142p0m60",
 )
-FLOORS = {  # the committed weights reach skin .944, hair .923, nose .878, mouth .824, eyes .801, brows .662
-    "skin": ((SKIN,), 0.88),
-    "hair": ((HAIR,), 0.85),
-    "nose": ((NOSE,), 0.78),
-    "mouth": ((MOUTH,), 0.72),
-    "eyes": ((LEFT_EYE, RIGHT_EYE), 0.68),
+FLOORS = {  # the committed weights reach skin .923, hair .892, nose .810, mouth .782, eyes .688, brows .642
+    "skin": ((SKIN,), 0.86),
+    "hair": ((HAIR,), 0.83),
+    "nose": ((NOSE,), 0.74),
+    "mouth": ((MOUTH,), 0.70),
+    "eyes": ((LEFT_EYE, RIGHT_EYE), 0.60),
     "brows": ((LEFT_BROW, RIGHT_BROW), 0.52),
 }
 
