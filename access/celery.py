@@ -10,7 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "access.settings.base")
 app = Celery("facegate")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each access app keeps its own tasks.py (thin wrappers around its services); recognition holds the engine's.
-app.autodiscover_tasks(["recognition", "access.alerts", "access.cameras", "access.doors", "access.events"])
+app.autodiscover_tasks(["recognition", "access.alerts", "access.cameras", "access.doors", "access.events",
+                        "access.live"])
 
 
 @worker_process_init.connect(dispatch_uid="facegate.pool_child_own_process_group")

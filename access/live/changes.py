@@ -6,7 +6,10 @@ before it draws its id, so ids are drawn and committed in the same order; the lo
 log entry to the end of that transaction. SQLite serializes writing transactions anyway.
 """
 
+from datetime import timedelta
+
 from django.db import connection, transaction
+from django.utils import timezone
 
 from access.alerts.models import Alert
 from access.events.models import Event
@@ -34,3 +37,10 @@ def append(topic: str, object_id: int, action: str) -> Change:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHANGE_LOG_LOCK])
         return Change.objects.create(topic=topic, object_id=object_id, action=action)
+
+
+def prune(keep: timedelta) -> int:
+    """Forget changes older than `keep`: a client away longer starts again from the present. Returns how many
+    were deleted."""
+    deleted, _ = Change.objects.filter(at__lt=timezone.now() - keep).delete()
+    return deleted

@@ -154,6 +154,7 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "prune-gallery-changes": {"task": "recognition.tasks.prune_gallery_changes", "schedule": 3600.0},
+    "prune-stream-changes": {"task": "access.live.tasks.prune_changes", "schedule": 3600.0},
     # Doors whose controller or cameras went quiet get their fail mode; a sweep not run in time is skipped.
     "watch-doors": {
         "task": "access.doors.tasks.watch_doors",
@@ -218,6 +219,8 @@ FACEGATE_STREAM_HEARTBEAT_SECONDS = env.float("FACEGATE_STREAM_HEARTBEAT_SECONDS
 FACEGATE_STREAM_MAX_SECONDS = env.float("FACEGATE_STREAM_MAX_SECONDS", default=300.0)
 # Streams one web process serves at most (each holds a thread): keep it below gunicorn's --threads.
 FACEGATE_STREAM_MAX_CLIENTS = env.int("FACEGATE_STREAM_MAX_CLIENTS", default=24)
+# A client that comes back after longer than this resumes from the present: older changes are pruned hourly.
+FACEGATE_STREAM_HISTORY_HOURS = env.float("FACEGATE_STREAM_HISTORY_HOURS", default=24.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
