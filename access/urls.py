@@ -6,4 +6,5 @@ urlpatterns = [
     path("api/health/", include("access.health.urls")),
     path("api/auth/", include("rest_framework.urls")),
     path("api/", include("access.api_router")),
+    path("dashboard/", include("access.dashboard.urls")),
 ]

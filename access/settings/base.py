@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "access.live",
     "access.audit",
     "access.demo",
+    "access.dashboard",
 ]
 
 MIDDLEWARE = [

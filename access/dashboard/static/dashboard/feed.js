@@ -1,0 +1,113 @@
+// The live feed: follows /api/stream/ and inserts the server-rendered fragment of each new event or alert.
+"use strict";
+
+(function () {
+  const events = document.getElementById("events");
+  const alerts = document.getElementById("alerts");
+  const streamStatus = document.getElementById("stream-status");
+  const csrfToken = document.querySelector("input[name=csrfmiddlewaretoken]").value;
+  let audio = null;
+
+  function fragmentUrl(template, id) {
+    return template.replace("/0/", "/" + id + "/");
+  }
+
+  async function fetchFragment(url) {
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (!response.ok) {
+      throw new Error(url + " answered " + response.status);
+    }
+    const holder = document.createElement("template");
+    holder.innerHTML = (await response.text()).trim();
+    return holder.content.firstElementChild;
+  }
+
+  async function showEvent(id) {
+    if (events.querySelector('[data-event-id="' + id + '"]')) {
+      return; // rendered with the page, or streamed again after a reconnect
+    }
+    const row = await fetchFragment(fragmentUrl(events.dataset.eventRowUrl, id));
+    const empty = events.querySelector(".empty");
+    if (empty) {
+      empty.remove();
+    }
+    row.classList.add("fresh");
+    events.prepend(row);
+  }
+
+  async function showAlert(id) {
+    const banner = await fetchFragment(fragmentUrl(events.dataset.alertBannerUrl, id));
+    const shown = alerts.querySelector('[data-alert-id="' + id + '"]');
+    if (shown && banner && shown.dataset.state === banner.dataset.state) {
+      return; // the click and the stream both report a change: keep the banner and the note being typed
+    }
+    if (shown && banner) {
+      const note = shown.querySelector("input.note");
+      if (note && banner.querySelector("input.note")) {
+        banner.querySelector("input.note").value = note.value;
+      }
+      shown.replaceWith(banner);
+    } else if (shown) {
+      shown.remove(); // resolved: its fragment is empty
+    } else if (banner) {
+      alerts.prepend(banner);
+    }
+  }
+
+  // A short two-tone beep made by WebAudio: nothing to download.
+  function beep() {
+    audio = audio || new AudioContext();
+    audio.resume();
+    const oscillator = audio.createOscillator();
+    const gain = audio.createGain();
+    oscillator.type = "square";
+    oscillator.frequency.setValueAtTime(880, audio.currentTime);
+    oscillator.frequency.setValueAtTime(660, audio.currentTime + 0.15);
+    gain.gain.setValueAtTime(0.08, audio.currentTime);
+    oscillator.connect(gain).connect(audio.destination);
+    oscillator.start();
+    oscillator.stop(audio.currentTime + 0.3);
+    document.body.dataset.alertSounds = String(Number(document.body.dataset.alertSounds || 0) + 1);
+  }
+
+  function setStreamStatus(state, text) {
+    streamStatus.dataset.state = state;
+    streamStatus.textContent = text;
+  }
+
+  const stream = new EventSource(events.dataset.streamUrl);
+  stream.onopen = () => setStreamStatus("live", "Live");
+  stream.onerror = () => setStreamStatus("connecting", "Reconnecting…");
+  stream.addEventListener("event", (message) => {
+    showEvent(JSON.parse(message.data).id).catch(console.error);
+  });
+  stream.addEventListener("alert", (message) => {
+    const alert = JSON.parse(message.data);
+    if (alert.change === "created") {
+      beep();
+    }
+    showAlert(alert.id).catch(console.error);
+  });
+
+  alerts.addEventListener("click", async (click) => {
+    const button = click.target.closest("button[data-action]");
+    if (!button) {
+      return;
+    }
+    const banner = button.closest("[data-alert-id]");
+    const note = banner.querySelector("input.note");
+    button.disabled = true;
+    const response = await fetch(button.dataset.action, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+      body: JSON.stringify(button.classList.contains("resolve") ? { note: note.value } : {}),
+    });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      window.alert("The alert could not be updated: " + (problem.detail || response.status));
+    }
+    // The stream also reports the change; refreshing now answers the click at once.
+    await showAlert(banner.dataset.alertId);
+  });
+})();

@@ -1,0 +1,70 @@
+"""The dashboard's pages: server-rendered, behind the API's roles (Django model permissions)."""
+
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.urls import reverse_lazy
+from django.views.generic import DetailView, TemplateView
+
+from access.alerts.models import Alert
+from access.events.models import Event
+from access.live.stream import latest_change_id
+
+FEED_LENGTH = 50
+# The same rights as the API: whoever may read events may watch the feed (viewer, operator, admin);
+# acknowledging and resolving needs the alert `change` permission (operator, admin).
+WATCH_PERMISSION = "events.view_event"
+ACT_PERMISSION = "alerts.change_alert"
+
+
+class DashboardAccess(LoginRequiredMixin, PermissionRequiredMixin):
+    """Anonymous people go to the login page; signed-in accounts without the right (devices) get 403."""
+
+    login_url = reverse_lazy("dashboard:login")
+    permission_required = WATCH_PERMISSION
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "can_act": self.request.user.has_perm(ACT_PERMISSION)}
+
+
+def _events() -> Any:
+    return Event.objects.select_related("person", "door", "camera")
+
+
+def _alerts() -> Any:
+    return Alert.objects.select_related("person", "door", "camera")
+
+
+class FeedView(DashboardAccess, TemplateView):
+    """The latest events and the open alerts; the page then follows the live stream from where it rendered."""
+
+    template_name = "dashboard/feed.html"
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        # The cursor is read before the rows: a change committed in between is streamed again, never lost
+        # (the page skips rows it already shows).
+        cursor = latest_change_id()
+        return {
+            **super().get_context_data(**kwargs),
+            "stream_cursor": cursor,
+            "events": _events()[:FEED_LENGTH],
+            "alerts": _alerts().exclude(state=Alert.State.RESOLVED),
+        }
+
+
+class EventRowView(DashboardAccess, DetailView):
+    template_name = "dashboard/_event.html"
+    context_object_name = "event"
+
+    def get_queryset(self) -> Any:
+        return _events()
+
+
+class AlertBannerView(DashboardAccess, DetailView):
+    """One alert's banner; empty once it is resolved, so the page drops it."""
+
+    template_name = "dashboard/_alert.html"
+    context_object_name = "alert"
+
+    def get_queryset(self) -> Any:
+        return _alerts()

@@ -1,0 +1,127 @@
+"""Browser tests drive Debian's headless Chromium (Selenium, through /usr/bin/chromedriver) against Django's
+live server. Nothing is downloaded: the browser and its driver come from apt (chromium, chromium-driver)."""
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from access.live.stream import open_streams
+from tests.access.live.conftest import roles  # noqa: F401  (the role groups, after each emptying flush)
+from tests.conftest import IN_CI, REPO_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+# A tablet held upright: the narrowest width the dashboard is laid out for.
+TABLET = (820, 1180)
+DESKTOP = (1366, 900)
+# A ceiling for the page to show a change, not a speed goal.
+SHOWS_WITHIN_S = 10.0
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def stream_timing(settings):
+    settings.FACEGATE_STREAM_POLL_SECONDS = 0.1
+    # Frequent heartbeats: a stream learns its browser has gone when one fails to reach it.
+    settings.FACEGATE_STREAM_HEARTBEAT_SECONDS = 0.2
+    settings.FACEGATE_STREAM_MAX_SECONDS = 60.0
+    return settings
+
+
+@pytest.fixture
+def server(live_server, transactional_db, stream_timing):
+    """Django's live server; the test waits for the browser's streams to end, so none reads the database
+    after the test has emptied it."""
+    yield live_server
+    deadline = time.monotonic() + 10
+    while open_streams() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert open_streams() == 0, "a stream went on after its browser had gone"
+
+
+@pytest.fixture
+def browser(server) -> Iterator["Browser"]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        reason = (
+            f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER} "
+            "(apt-get install chromium chromium-driver; deploy/local/start-test-services.sh does)"
+        )
+        if IN_CI:
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="facegate-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--no-first-run",
+        f"--user-data-dir={profile}", f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield Browser(driver, server.url)
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class Browser:
+    """The driver with the few steps these tests repeat."""
+
+    def __init__(self, driver, base_url: str) -> None:
+        self.driver, self.base_url = driver, base_url
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base_url + path)
+
+    def log_in(self, username: str, password: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.open("/dashboard/login/")
+        self.driver.find_element(By.NAME, "username").send_keys(username)
+        self.driver.find_element(By.NAME, "password").send_keys(password)
+        self.driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
+        self.wait_for(lambda driver: driver.find_elements(By.ID, "events"), "the live feed after signing in")
+
+    def wait_for(self, condition, what: str, timeout: float = SHOWS_WITHIN_S):
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        # The page swaps in a fresh fragment for each streamed change: an element may go between two looks.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.05, ignored_exceptions=ignored).until(
+            condition, message=f"waited {timeout} s for {what}"
+        )
+
+    def wait_until_live(self) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.wait_for(
+            lambda driver: driver.find_element(By.ID, "stream-status").get_attribute("data-state") == "live",
+            "the live stream to connect",
+        )
+
+    def screenshot(self, name: str, size: tuple[int, int] = DESKTOP) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.driver.set_window_size(*size)
+        self.wait_for(
+            lambda driver: driver.execute_script(
+                "return Array.from(document.images)"
+                ".filter(image => image.getBoundingClientRect().top < window.innerHeight)"
+                ".every(image => image.complete);"
+            ),
+            f"the thumbnails in view before the screenshot {name}",
+        )
+        path = SCREENSHOTS / f"{name}.png"
+        assert self.driver.save_screenshot(str(path)), f"the screenshot {path} was not written"
+        return path

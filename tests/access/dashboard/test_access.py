@@ -1,0 +1,69 @@
+"""Who reaches the dashboard: the API's readers of events do; anonymous people are sent to sign in and
+device accounts are refused. These run without a browser."""
+
+import pytest
+from django.urls import reverse
+
+from access.alerts.models import Alert
+from access.alerts.services import raise_alert, resolve
+from access.events.services import record_event
+from tests.access.conftest import make_user
+
+PAGES = ["dashboard:feed"]
+
+
+@pytest.fixture
+def alert(camera, person) -> Alert:
+    event, _ = record_event("k", camera=camera, door=camera.door, person=person, decision="alert",
+                            distance=0.31, reason="Blocklisted: trespass")
+    return raise_alert(Alert.Kind.BLOCKLIST, event=event)[0]
+
+
+def fragment_urls(alert: Alert) -> list[str]:
+    return [
+        reverse("dashboard:event-row", args=[alert.event_id]),
+        reverse("dashboard:alert-banner", args=[alert.pk]),
+    ]
+
+
+def test_anonymous_people_are_sent_to_sign_in(client, alert):
+    for url in [reverse(name) for name in PAGES] + fragment_urls(alert):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("dashboard:login"))
+
+
+def test_device_accounts_are_refused(client, alert):
+    client.force_login(make_user("device"))
+    for url in [reverse(name) for name in PAGES] + fragment_urls(alert):
+        assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize(("role", "offers_actions"), [("viewer", False), ("operator", True), ("admin", True)])
+def test_readers_see_the_feed_and_only_operators_get_actions(client, alert, role, offers_actions):
+    client.force_login(make_user(role))
+
+    feed = client.get(reverse("dashboard:feed")).content.decode()
+    banner = client.get(reverse("dashboard:alert-banner", args=[alert.pk])).content.decode()
+
+    assert f'data-event-id="{alert.event_id}"' in feed
+    assert f'data-alert-id="{alert.pk}"' in feed
+    for page in (feed, banner):
+        assert ('class="acknowledge"' in page) is offers_actions
+        assert ('class="resolve"' in page) is offers_actions
+
+
+def test_a_resolved_alert_has_no_banner(client, alert):
+    operator = make_user("operator")
+    client.force_login(operator)
+    resolve(alert, operator, "Escorted out")
+
+    response = client.get(reverse("dashboard:alert-banner", args=[alert.pk]))
+
+    assert response.status_code == 200
+    assert response.content.decode().strip() == ""
+
+
+def test_an_unknown_event_row_is_404(client):
+    client.force_login(make_user("viewer"))
+    assert client.get(reverse("dashboard:event-row", args=[999999])).status_code == 404
