@@ -47,6 +47,7 @@ class FeedView(DashboardAccess, TemplateView):
         return {
             **super().get_context_data(**kwargs),
             "stream_cursor": cursor,
+            "feed_length": FEED_LENGTH,
             "events": _events()[:FEED_LENGTH],
             "alerts": _alerts().exclude(state=Alert.State.RESOLVED),
         }

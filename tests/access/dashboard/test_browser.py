@@ -9,6 +9,7 @@ from selenium.webdriver.common.by import By
 from access.alerts.models import Alert
 from access.alerts.services import raise_alert
 from access.core.images import decode_image
+from access.dashboard import views
 from access.events.services import record_event
 from tests.access.conftest import make_user
 
@@ -67,6 +68,24 @@ def test_a_committed_event_appears_without_reload(browser, camera, person, photo
         "the snapshot thumbnail to load through the authorised snapshot URL",
     )
     browser.screenshot("feed")
+
+
+def test_the_feed_keeps_its_length_as_events_stream_in(browser, camera, monkeypatch):
+    monkeypatch.setattr(views, "FEED_LENGTH", 2)
+    shown_first = [new_event(camera), new_event(camera)]
+    make_user("viewer")
+    browser.log_in("viewer-user", PASSWORD)
+    browser.wait_until_live()
+
+    latest = new_event(camera)
+
+    browser.wait_for(
+        lambda driver: driver.find_elements(By.CSS_SELECTOR, f'[data-event-id="{latest.pk}"]'),
+        "the new event",
+    )
+    rows = browser.driver.find_elements(By.CSS_SELECTOR, "#events > li")
+    shown = [row.get_attribute("data-event-id") for row in rows]
+    assert shown == [str(latest.pk), str(shown_first[1].pk)]
 
 
 def test_the_feed_fits_a_tablet(browser, camera, person, photo_bytes):

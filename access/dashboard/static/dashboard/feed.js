@@ -33,6 +33,10 @@
     }
     row.classList.add("fresh");
     events.prepend(row);
+    // A guard's page stays open for days: keep as many rows as the page was rendered with.
+    while (events.children.length > Number(events.dataset.feedLength)) {
+      events.lastElementChild.remove();
+    }
   }
 
   async function showAlert(id) {
