@@ -16,6 +16,16 @@ def test_broker_is_a_real_server():
         assert connection.transport_cls == "redis"
 
 
+def test_every_beat_entry_names_a_task_the_workers_register(settings):
+    app.loader.import_default_modules()
+
+    names = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+    assert names >= {"recognition.tasks.prune_gallery_changes", "access.live.tasks.prune_changes",
+                     "access.doors.tasks.watch_doors"}
+    assert names - set(app.tasks) == set()
+
+
 def test_ping_round_trip_runs_in_the_worker_process(celery_worker):
     reply = tasks.ping.delay().get(timeout=30)
 

@@ -20,3 +20,4 @@ def test_changes_older_than_the_history_are_pruned_and_newer_ones_kept(settings)
 
     assert prune_changes() == 1
     assert list(Change.objects.values_list("pk", flat=True)) == [recent.pk]
+

@@ -229,7 +229,7 @@ def test_versions_become_visible_in_commit_order(photos, settings, tmp_path):
 
 
 def test_celery_beat_prunes_through_a_registered_task(gul, settings):
-    [entry] = settings.CELERY_BEAT_SCHEDULE.values()
+    entry = settings.CELERY_BEAT_SCHEDULE["prune-gallery-changes"]
     assert entry["task"] == tasks.prune_gallery_changes.name and entry["task"] in app.tasks
     kept = timedelta(days=settings.FACEGATE_GALLERY_HISTORY_DAYS)
     GalleryChange.objects.update(created_at=timezone.now() - kept)
