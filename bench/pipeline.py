@@ -127,7 +127,7 @@ def start_worker(database_name: str, folder: Path, max_frame_age_s: float, torch
         "FACEGATE_HA_DISCOVERY_PREFIX": settings.FACEGATE_HA_DISCOVERY_PREFIX,
     }
     if torch_threads:
-        env["OMP_NUM_THREADS"] = str(torch_threads)  # torch's intra-op threads, read when it starts
+        env["FACEGATE_TORCH_THREADS"] = str(torch_threads)  # the worker's engine sets torch's threads from it
     name = f"bench-{os.getpid()}@{socket.gethostname()}"
     command = [sys.executable, "-m", "celery", "-A", "access", "worker", "-Q", "frames,enrollment,default",
                "--pool", "prefork", "--concurrency", "1", "-n", name, "--loglevel", "WARNING",
@@ -315,12 +315,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60, help="frames in the throughput burst (default 60)")
     parser.add_argument("--stage-frames", type=int, default=20, help="frames for the stage breakdown")
     parser.add_argument("--min-face-size", type=int, default=80, help="the camera's min_face_size (px)")
-    parser.add_argument("--torch-threads", type=int, help="torch CPU threads (default: one per core)")
+    parser.add_argument(
+        "--torch-threads", type=int, help="torch CPU threads per engine (default: FACEGATE_TORCH_THREADS, 1)"
+    )
     args = parser.parse_args()
     if args.torch_threads:
-        import torch
-
-        torch.set_num_threads(args.torch_threads)
+        os.environ["FACEGATE_TORCH_THREADS"] = str(args.torch_threads)  # for the engine in this process too
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "access.settings.test")
     import django
