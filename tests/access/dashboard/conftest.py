@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from access.live.stream import open_streams
-from tests.access.live.conftest import roles  # noqa: F401  (the role groups, after each emptying flush)
 from tests.conftest import IN_CI, REPO_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -21,9 +20,6 @@ TABLET = (820, 1180)
 DESKTOP = (1366, 900)
 # A ceiling for the page to show a change, not a speed goal.
 SHOWS_WITHIN_S = 10.0
-
-pytestmark = pytest.mark.django_db(transaction=True)
-
 
 @pytest.fixture(autouse=True)
 def stream_timing(settings):

@@ -12,6 +12,7 @@ from access.core.images import decode_image
 from access.dashboard import views
 from access.events.services import record_event
 from tests.access.conftest import make_user
+from tests.access.live.conftest import roles  # noqa: F401  (the role groups, after each emptying flush)
 
 from .conftest import TABLET
 
