@@ -3,13 +3,12 @@ live server. Nothing is downloaded: the browser and its driver come from apt (ch
 
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from access.live.stream import open_streams
+from tests.access.live.conftest import server, stream_timing  # noqa: F401  (the live stream's test server)
 from tests.conftest import IN_CI, REPO_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -21,28 +20,8 @@ DESKTOP = (1366, 900)
 # A ceiling for the page to show a change, not a speed goal.
 SHOWS_WITHIN_S = 10.0
 
-@pytest.fixture(autouse=True)
-def stream_timing(settings):
-    settings.FACEGATE_STREAM_POLL_SECONDS = 0.1
-    # Frequent heartbeats: a stream learns its browser has gone when one fails to reach it.
-    settings.FACEGATE_STREAM_HEARTBEAT_SECONDS = 0.2
-    settings.FACEGATE_STREAM_MAX_SECONDS = 60.0
-    return settings
-
-
 @pytest.fixture
-def server(live_server, transactional_db, stream_timing):
-    """Django's live server; the test waits for the browser's streams to end, so none reads the database
-    after the test has emptied it."""
-    yield live_server
-    deadline = time.monotonic() + 10
-    while open_streams() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert open_streams() == 0, "a stream went on after its browser had gone"
-
-
-@pytest.fixture
-def browser(server) -> Iterator["Browser"]:
+def browser(server) -> Iterator["Browser"]:  # noqa: F811 (the fixture imported above)
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         reason = (
             f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER} "

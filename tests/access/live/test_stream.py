@@ -2,7 +2,6 @@
 reconnecting client resumes where it stopped, and only people who may read events get in."""
 
 import threading
-import time
 import urllib.request
 from itertools import count
 
@@ -14,7 +13,6 @@ from access.alerts.services import raise_alert
 from access.core.images import decode_image
 from access.events.services import record_event
 from access.live.models import Change
-from access.live.stream import open_streams
 from tests.access.conftest import ANONYMOUS, make_user
 
 from .sse import SSEStream, StreamClosed
@@ -24,26 +22,6 @@ ARRIVES_WITHIN_S = 3.0
 _serial = count()
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def stream_timing(settings):
-    settings.FACEGATE_STREAM_POLL_SECONDS = 0.1
-    # Frequent heartbeats: a stream learns its client has gone when one fails to reach it.
-    settings.FACEGATE_STREAM_HEARTBEAT_SECONDS = 0.2
-    settings.FACEGATE_STREAM_MAX_SECONDS = 60.0
-    return settings
-
-
-@pytest.fixture
-def server(live_server, transactional_db, stream_timing):
-    """Django's live server, in threads of this process; each test waits for the streams it opened to end,
-    so none reads the database after the test has emptied it."""
-    yield live_server
-    deadline = time.monotonic() + 10
-    while open_streams() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert open_streams() == 0, "a stream went on after its client had gone"
 
 
 @pytest.fixture
