@@ -1,12 +1,12 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from . import views
+from .views import feed
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("", views.FeedView.as_view(), name="feed"),
+    path("", feed.FeedView.as_view(), name="feed"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -18,6 +18,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page=reverse_lazy("dashboard:login")), name="logout"),
     # Fragments the live feed fetches for each streamed change, so rows have one template, not a JS copy.
-    path("events/<int:pk>/row/", views.EventRowView.as_view(), name="event-row"),
-    path("alerts/<int:pk>/banner/", views.AlertBannerView.as_view(), name="alert-banner"),
+    path("events/<int:pk>/row/", feed.EventRowView.as_view(), name="event-row"),
+    path("alerts/<int:pk>/banner/", feed.AlertBannerView.as_view(), name="alert-banner"),
 ]

@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 from access.alerts.models import Alert
 from access.alerts.services import raise_alert
 from access.core.images import decode_image
-from access.dashboard import views
+from access.dashboard.views import feed
 from access.events.services import record_event
 from tests.access.conftest import make_user
 from tests.access.live.conftest import roles  # noqa: F401  (the role groups, after each emptying flush)
@@ -72,7 +72,7 @@ def test_a_committed_event_appears_without_reload(browser, camera, person, photo
 
 
 def test_the_feed_keeps_its_length_as_events_stream_in(browser, camera, monkeypatch):
-    monkeypatch.setattr(views, "FEED_LENGTH", 2)
+    monkeypatch.setattr(feed, "FEED_LENGTH", 2)
     shown_first = [new_event(camera), new_event(camera)]
     make_user("viewer")
     browser.log_in("viewer-user", PASSWORD)

@@ -1,30 +1,16 @@
-"""The dashboard's pages: server-rendered, behind the API's roles (Django model permissions)."""
+"""The live feed: the latest events and open alerts, then the live stream from where the page rendered."""
 
 from typing import Any
 
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.urls import reverse_lazy
 from django.views.generic import DetailView, TemplateView
 
 from access.alerts.models import Alert
 from access.events.models import Event
 from access.live.stream import latest_change_id
 
+from .access import DashboardAccess
+
 FEED_LENGTH = 50
-# The same rights as the API: whoever may read events may watch the feed (viewer, operator, admin);
-# acknowledging and resolving needs the alert `change` permission (operator, admin).
-WATCH_PERMISSION = "events.view_event"
-ACT_PERMISSION = "alerts.change_alert"
-
-
-class DashboardAccess(LoginRequiredMixin, PermissionRequiredMixin):
-    """Anonymous people go to the login page; signed-in accounts without the right (devices) get 403."""
-
-    login_url = reverse_lazy("dashboard:login")
-    permission_required = WATCH_PERMISSION
-
-    def get_context_data(self, **kwargs) -> dict[str, Any]:
-        return {**super().get_context_data(**kwargs), "can_act": self.request.user.has_perm(ACT_PERMISSION)}
 
 
 def _events() -> Any:
