@@ -5,7 +5,13 @@ from django.http import HttpRequest, HttpResponse
 from .context import AuditContext, current_context
 from .models import AuditLog
 
-AUDITED_PATHS = {"/api/": AuditLog.Source.API, "/admin/": AuditLog.Source.ADMIN}
+# The dashboard is the administrators' web interface, as Django's admin is: its changes count as admin ones
+# (a source of its own would need a migration of the audit log's choices).
+AUDITED_PATHS = {
+    "/api/": AuditLog.Source.API,
+    "/admin/": AuditLog.Source.ADMIN,
+    "/dashboard/": AuditLog.Source.ADMIN,
+}
 
 
 class AuditContextMiddleware:
