@@ -11,7 +11,7 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 
-from recognition.operating_point import DEFAULT_THRESHOLD
+from recognition.operating_point import COHORT_THRESHOLD, DEFAULT_THRESHOLD
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -186,6 +186,8 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEY", default=[]) or [
 FACEGATE_MATCH_THRESHOLD = env.float("FACEGATE_MATCH_THRESHOLD", default=DEFAULT_THRESHOLD)
 # The impostor cohort `manage.py build_cohort` saves, encrypted; workers score with it while it is there.
 FACEGATE_COHORT_FILE = Path(env.str("FACEGATE_COHORT_FILE", default=str(DATA_DIR / "cohort.enc")))
+# The engine's threshold for cohort-normalised scores, with its variable and default: the dashboard draws it.
+FACEGATE_COHORT_THRESHOLD = env.float("FACEGATE_COHORT_THRESHOLD", default=COHORT_THRESHOLD)
 # Each worker process saves its gallery here, so that a restart loads it rather than decrypting every code.
 FACEGATE_GALLERY_DIR = Path(env.str("FACEGATE_GALLERY_DIR", default=str(DATA_DIR / "gallery")))
 # Gallery changes are kept this long; a worker offline for longer rebuilds its gallery from the database.
