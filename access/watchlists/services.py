@@ -9,7 +9,7 @@ from access.doors.models import Door
 from access.events.models import Event
 from access.people.models import Person
 
-from .models import AllowEntry, ScheduleWindow
+from .models import AllowEntry, MissingEntry, ScheduleWindow
 
 
 @dataclass(frozen=True)
@@ -64,3 +64,9 @@ def replace_schedule(entry: AllowEntry, windows: list[dict]) -> None:
         window.delete()
     for window in windows:
         ScheduleWindow.objects.create(allow_entry=entry, **window)
+
+
+def close_case(case: MissingEntry, at: datetime | None = None) -> None:
+    """The person was found: sighting them no longer raises an alert. The case stays on file."""
+    case.closed_at = at or timezone.now()
+    case.save(update_fields=["closed_at"])
