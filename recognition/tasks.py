@@ -115,8 +115,12 @@ def analyse_sample(engine: Engine, gallery: Gallery, pixels: np.ndarray, person_
     enrollment = engine.analyse_enrollment(pixels, gallery, person_id)
     figures = enrollment.verdict.figures
     if not enrollment.verdict.accepted:
-        return SampleAnalysis(quality=figures, rejection_reason=enrollment.verdict.rejection_reason)
-    return SampleAnalysis(code=enrollment.code, model_version=engine.model_version, quality=figures)
+        return SampleAnalysis(
+            quality=figures, rejection_reason=enrollment.verdict.rejection_reason, faces=enrollment.faces
+        )
+    return SampleAnalysis(
+        code=enrollment.code, model_version=engine.model_version, quality=figures, faces=enrollment.faces
+    )
 
 
 def identify(

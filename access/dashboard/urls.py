@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from .views import feed
+from .views import feed, people
 
 app_name = "dashboard"
 
@@ -20,4 +20,25 @@ urlpatterns = [
     # Fragments the live feed fetches for each streamed change, so rows have one template, not a JS copy.
     path("events/<int:pk>/row/", feed.EventRowView.as_view(), name="event-row"),
     path("alerts/<int:pk>/banner/", feed.AlertBannerView.as_view(), name="alert-banner"),
+    path("people/", people.PersonListView.as_view(), name="people"),
+    path("people/add/", people.PersonCreateView.as_view(), name="person-add"),
+    path("people/<int:pk>/", people.PersonView.as_view(), name="person"),
+    path("people/<int:pk>/edit/", people.PersonUpdateView.as_view(), name="person-edit"),
+    path("people/<int:pk>/consent/", people.RecordConsentView.as_view(), name="person-consent"),
+    path(
+        "people/<int:pk>/consent/withdraw/",
+        people.WithdrawConsentView.as_view(),
+        name="person-consent-withdraw",
+    ),
+    path("people/<int:pk>/samples/", people.UploadSampleView.as_view(), name="person-samples"),
+    path("people/<int:pk>/lists/<str:kind>/", people.AddListEntryView.as_view(), name="person-list-add"),
+    path(
+        "people/<int:pk>/lists/<str:kind>/<int:entry_pk>/remove/",
+        people.RemoveListEntryView.as_view(),
+        name="person-list-remove",
+    ),
+    path("samples/<int:pk>/card/", people.SampleCardView.as_view(), name="sample-card"),
+    path("samples/<int:pk>/overlay.png", people.SampleOverlayView.as_view(), name="sample-overlay"),
+    path("samples/<int:pk>/chips/<int:face>.png", people.SampleChipView.as_view(), name="sample-chip"),
+    path("samples/<int:pk>/delete/", people.DeleteSampleView.as_view(), name="sample-delete"),
 ]

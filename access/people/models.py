@@ -101,6 +101,13 @@ class FaceSample(models.Model):
     state = models.CharField(max_length=16, choices=State, default=State.PENDING)
     rejection_reason = models.CharField(max_length=300, blank=True)
     quality = models.JSONField(default=dict, blank=True, help_text="Figures the engine measured on the face.")
+    overlay = models.FileField(
+        upload_to="overlays/",
+        storage=encrypted_storage,
+        blank=True,
+        editable=False,
+        help_text="What the pipeline saw on the photo: boxes, keypoints, parsing and chips.",
+    )
     face_code_data = EncryptedBinaryField(null=True, blank=True, editable=False)
     model_version = models.CharField(
         max_length=100, blank=True, help_text="The model that made the face code."

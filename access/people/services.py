@@ -1,7 +1,8 @@
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import numpy as np
@@ -14,6 +15,10 @@ from access.core.images import DecodedImage, rgb_pixels
 
 from .gallery import lock_gallery
 from .models import Consent, ConsentRequired, FaceSample, Person
+from .overlay import overlay_bytes
+
+if TYPE_CHECKING:
+    from recognition.types import Face
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +31,8 @@ class SampleAnalysis:
     model_version: str = ""
     quality: dict[str, float] = field(default_factory=dict)
     rejection_reason: str = ""
+    # Every face found, as the pipeline saw it: kept as the sample's overlay.
+    faces: Sequence["Face"] = ()
 
 
 # pixels (H, W, 3 uint8 RGB) and the id of the person being enrolled -> the verdict
@@ -84,7 +91,8 @@ def store_sample(
 def enroll_sample(
     sample_id: int, analyse: Analyse | None = None, recheck: Recheck | None = None
 ) -> FaceSample | None:
-    """Turn a pending sample into an enrolled or rejected one; a sample already decided is left alone.
+    """Turn a pending sample into an enrolled or rejected one, with what the pipeline saw on its photo as its
+    overlay; a sample already decided is left alone.
 
     The slow analysis runs before the row is locked; the sample is then locked and written only if it is still
     pending, so a retried or duplicated task leaves the same result. An accepted face is looked at once more
@@ -108,28 +116,43 @@ def enroll_sample(
             raise
         return _gone(sample_id)  # deleted while we read: its file went when the deletion committed
     analysis = analyse(pixels, sample.person_id)
+    overlay = ContentFile(overlay_bytes(analysis.faces)) if analysis.faces else None
 
-    with transaction.atomic():
-        sample = FaceSample.objects.select_for_update().filter(pk=sample_id).first()
-        if sample is None:
-            return _gone(sample_id)
-        if sample.state != FaceSample.State.PENDING:
-            return sample  # a duplicate of this task decided it while we analysed
-        rejection_reason = analysis.rejection_reason
-        if not rejection_reason and recheck is not None:
-            lock_gallery()
-            rejection_reason = recheck(analysis.code, sample.person_id)
-        if rejection_reason:
-            sample.state = FaceSample.State.REJECTED
-            sample.rejection_reason = rejection_reason
-        else:
-            sample.face_code = analysis.code
-            sample.model_version = analysis.model_version
-            sample.state = FaceSample.State.ENROLLED
-            sample.enrolled_at = timezone.now()
-        sample.quality = analysis.quality
-        sample.save()  # an enrolled sample reaches the gallery's change log in this transaction
+    written = None
+    try:
+        with transaction.atomic():
+            sample = FaceSample.objects.select_for_update().filter(pk=sample_id).first()
+            if sample is None:
+                return _gone(sample_id)
+            if sample.state != FaceSample.State.PENDING:
+                return sample  # a duplicate of this task decided it while we analysed
+            if overlay is not None:
+                sample.overlay.save(f"{uuid4().hex}.npz", overlay, save=False)
+                written = sample.overlay.name
+            _write_verdict(sample, analysis, recheck)
+    except BaseException:
+        if written:
+            sample.overlay.storage.delete(written)  # its row was rolled back
+        raise
     return sample
+
+
+def _write_verdict(sample: FaceSample, analysis: SampleAnalysis, recheck: Recheck | None) -> None:
+    """Enroll or reject the locked pending sample as the analysis (and the recheck) say."""
+    rejection_reason = analysis.rejection_reason
+    if not rejection_reason and recheck is not None:
+        lock_gallery()
+        rejection_reason = recheck(analysis.code, sample.person_id)
+    if rejection_reason:
+        sample.state = FaceSample.State.REJECTED
+        sample.rejection_reason = rejection_reason
+    else:
+        sample.face_code = analysis.code
+        sample.model_version = analysis.model_version
+        sample.state = FaceSample.State.ENROLLED
+        sample.enrolled_at = timezone.now()
+    sample.quality = analysis.quality
+    sample.save()  # an enrolled sample reaches the gallery's change log in this transaction
 
 
 def _gone(sample_id: int) -> None:
