@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from .views import feed, people
+from .views import audit, cameras, charts, doors, feed, people, watchlists
 
 app_name = "dashboard"
 
@@ -41,4 +41,18 @@ urlpatterns = [
     path("samples/<int:pk>/overlay.png", people.SampleOverlayView.as_view(), name="sample-overlay"),
     path("samples/<int:pk>/chips/<int:face>.png", people.SampleChipView.as_view(), name="sample-chip"),
     path("samples/<int:pk>/delete/", people.DeleteSampleView.as_view(), name="sample-delete"),
+    path("watchlists/", watchlists.AllowListView.as_view(), name="allow-list"),
+    path("watchlists/block/", watchlists.BlockListView.as_view(), name="block-list"),
+    path("watchlists/missing/", watchlists.MissingListView.as_view(), name="missing-list"),
+    path("watchlists/allow/<int:pk>/remove/", watchlists.RemoveAllowEntry.as_view(), name="allow-remove"),
+    path("watchlists/block/<int:pk>/remove/", watchlists.RemoveBlockEntry.as_view(), name="block-remove"),
+    path(
+        "watchlists/missing/<int:pk>/remove/", watchlists.RemoveMissingEntry.as_view(), name="missing-remove"
+    ),
+    path("watchlists/missing/<int:pk>/close/", watchlists.CloseCase.as_view(), name="missing-close"),
+    path("doors/", doors.DoorListView.as_view(), name="doors"),
+    path("doors/<int:pk>/open/", doors.DoorOpenView.as_view(), name="door-open"),
+    path("cameras/", cameras.CameraListView.as_view(), name="cameras"),
+    path("charts/", charts.ChartsView.as_view(), name="charts"),
+    path("audit/", audit.AuditLogView.as_view(), name="audit"),
 ]
