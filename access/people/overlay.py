@@ -25,6 +25,7 @@ __all__ = [
     "png",
     "read_overlay",
     "render_overlay",
+    "shown_region",
 ]
 
 # One colour per parser class (RGB), background left unpainted; the page's legend is drawn from this.
@@ -135,7 +136,7 @@ def render_overlay(pixels: np.ndarray, faces: Sequence[FaceOverlay]) -> np.ndarr
     for face in faces:
         if face.parsing is not None:
             _paint_parsing(drawn, face.parsing)
-    left, top, right, bottom = _region(pixels.shape, faces)
+    left, top, right, bottom = shown_region(pixels.shape, faces)
     drawn = np.ascontiguousarray(drawn[top:bottom, left:right])
     scale = max(1.0, RENDER_WIDTH / drawn.shape[1])
     drawn = cv2.resize(drawn, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
@@ -158,7 +159,7 @@ def _paint_parsing(image: np.ndarray, parsing: Parsing) -> None:
         image[where] = (image[where] * (1 - MASK_OPACITY) + np.array(colour) * MASK_OPACITY).astype(np.uint8)
 
 
-def _region(shape: tuple[int, ...], faces: Sequence[FaceOverlay]) -> tuple[int, int, int, int]:
+def shown_region(shape: tuple[int, ...], faces: Sequence[FaceOverlay]) -> tuple[int, int, int, int]:
     """The part of the photo to show: the faces' boxes and CONTEXT around them, within the photo."""
     height, width = shape[:2]
     if not faces:

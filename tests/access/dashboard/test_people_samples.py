@@ -1,0 +1,113 @@
+"""A sample's card and images on the person page: its state, the quality verdict with the reason, and what the
+pipeline saw, drawn from what enrollment stored (real photos, enrolled by the task's body in this process)."""
+
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from access.core.images import decode_image
+from access.people import services
+from access.people.models import FaceSample
+from access.people.overlay import read_overlay
+from recognition import tasks
+from tests.access.conftest import FACEDATA, IDENTITIES, make_user
+
+pytestmark = pytest.mark.django_db
+
+SCENES = FACEDATA / "scenes"
+PHOTO = IDENTITIES / "Kit_Harington" / "3.jpg"
+
+
+@pytest.fixture(autouse=True)
+def worker_gallery(settings, tmp_path, monkeypatch) -> Path:
+    """Each test starts the way a fresh worker process does: no gallery in memory, none saved."""
+    if not IDENTITIES.is_dir() or not SCENES.is_dir():
+        pytest.skip(f"real photos not found under {FACEDATA} (set FACEGATE_FACEDATA)")
+    settings.FACEGATE_GALLERY_DIR = tmp_path / "gallery"
+    monkeypatch.setattr(tasks.RecognitionTask, "_gallery", None)
+    return settings.FACEGATE_GALLERY_DIR
+
+
+@pytest.fixture
+def operator(client):
+    client.force_login(make_user("operator"))
+    return client
+
+
+def enrolled(person, photo: Path) -> FaceSample:
+    sample = services.add_sample(person, decode_image(photo.read_bytes()))
+    tasks.enroll_sample(sample.pk)
+    return FaceSample.objects.get(pk=sample.pk)
+
+
+def png_of(response) -> Image.Image:
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response["Cache-Control"] == "private, no-store"
+    return Image.open(BytesIO(response.content))
+
+
+def test_an_enrolled_sample_shows_its_verdict_and_what_the_pipeline_saw(operator, person):
+    sample = enrolled(person, PHOTO)
+
+    page = operator.get(reverse("dashboard:person", args=[person.pk])).content.decode()
+    card = operator.get(reverse("dashboard:sample-card", args=[sample.pk])).content.decode()
+
+    for html in (page, card):
+        assert f'id="sample-{sample.pk}"' in html and 'data-state="enrolled"' in html
+        assert "Accepted: one clear, frontal, uncovered face." in html
+        assert reverse("dashboard:sample-overlay", args=[sample.pk]) in html
+        assert reverse("dashboard:sample-chip", args=[sample.pk, 0]) in html
+        assert reverse("dashboard:sample-chip", args=[sample.pk, 1]) not in html
+    face_size = sample.quality["face_size"]
+    assert f"<th>Face size</th><td>{face_size:.0f} px</td>" in card
+    assert 'class="fail"' not in card
+    assert "skin" in page and "hair" in page, "the parsing legend"
+
+    overlay = png_of(operator.get(reverse("dashboard:sample-overlay", args=[sample.pk])))
+    assert overlay.width >= 480
+    chip = png_of(operator.get(reverse("dashboard:sample-chip", args=[sample.pk, 0])))
+    [stored] = read_overlay(sample.overlay.read())
+    np.testing.assert_array_equal(np.asarray(chip.convert("RGB")), stored.chip)
+    assert operator.get(reverse("dashboard:sample-chip", args=[sample.pk, 1])).status_code == 404
+
+
+def test_a_rejected_group_photo_shows_the_reason_and_every_face(operator, person):
+    sample = enrolled(person, SCENES / "group_3ddfa_trump_hillary.jpg")
+
+    card = operator.get(reverse("dashboard:sample-card", args=[sample.pk])).content.decode()
+
+    assert 'data-state="rejected"' in card
+    assert "Rejected: 2 faces found; enrollment photos must show one person" in card
+    assert '<tr class="fail"><th>Faces found</th><td>2</td><td class="limit">exactly 1</td></tr>' in card
+    for face in (0, 1):
+        assert reverse("dashboard:sample-chip", args=[sample.pk, face]) in card
+    assert png_of(operator.get(reverse("dashboard:sample-overlay", args=[sample.pk]))).width >= 480
+
+
+def test_a_photo_without_a_face_has_no_overlay(operator, person):
+    sample = enrolled(person, SCENES / "noface_skimage_chelsea.png")
+
+    card = operator.get(reverse("dashboard:sample-card", args=[sample.pk])).content.decode()
+
+    assert "Rejected: no face found" in card
+    assert reverse("dashboard:sample-overlay", args=[sample.pk]) not in card
+    assert operator.get(reverse("dashboard:sample-overlay", args=[sample.pk])).status_code == 404
+
+
+def test_viewers_cannot_see_samples(client, person):
+    sample = enrolled(person, PHOTO)
+    client.force_login(make_user("viewer"))
+
+    for url in (
+        reverse("dashboard:sample-card", args=[sample.pk]),
+        reverse("dashboard:sample-overlay", args=[sample.pk]),
+        reverse("dashboard:sample-chip", args=[sample.pk, 0]),
+    ):
+        assert client.get(url).status_code == 403, url
+    assert client.post(reverse("dashboard:sample-delete", args=[sample.pk])).status_code == 403
+    assert FaceSample.objects.filter(pk=sample.pk).exists()
