@@ -78,7 +78,7 @@ def hourly_counts(now: datetime, hours: int = 24) -> list[Counts]:
 
 
 def door_counts(since: datetime, until: datetime) -> list[Counts]:
-    """Grants, denies and alerts per door between `since` and `until`, busiest door first."""
+    """Grants, denies and alerts per door from `since` until `until`, busiest door first."""
     events = (
         Event.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
         .values("door__name", "decision")

@@ -43,7 +43,7 @@ class ChartsView(DashboardAccess, TemplateView):
             **super().get_context_data(**kwargs),
             "hours": hours,
             "hourly_plot": charts.hourly_plot(hours),
-            "doors": charts.door_counts(now - timedelta(hours=HOURS), now),
+            "doors": charts.door_counts(charts.hour_starts(now, HOURS)[0], now),
             "choice": choice,
         }
         if not choice.is_valid():
