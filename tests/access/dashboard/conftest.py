@@ -21,7 +21,13 @@ DESKTOP = (1366, 900)
 SHOWS_WITHIN_S = 10.0
 
 @pytest.fixture
-def browser(server) -> Iterator["Browser"]:  # noqa: F811 (the fixture imported above)
+def chromium_arguments() -> tuple[str, ...]:
+    """Extra command-line switches for Chromium; a test module overrides this (a fake webcam, say)."""
+    return ()
+
+
+@pytest.fixture
+def browser(server, chromium_arguments) -> Iterator["Browser"]:  # noqa: F811 (the fixture imported above)
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         reason = (
             f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER} "
@@ -39,7 +45,7 @@ def browser(server) -> Iterator["Browser"]:  # noqa: F811 (the fixture imported 
     for argument in (
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-background-networking", "--disable-component-update", "--no-first-run",
-        f"--user-data-dir={profile}", f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
+        f"--user-data-dir={profile}", f"--window-size={DESKTOP[0]},{DESKTOP[1]}", *chromium_arguments,
     ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)

@@ -82,7 +82,7 @@ def test_a_rejected_group_photo_shows_the_reason_and_every_face(operator, person
     card = operator.get(reverse("dashboard:sample-card", args=[sample.pk])).content.decode()
 
     assert 'data-state="rejected"' in card
-    assert "Rejected: 2 faces found; enrollment photos must show one person" in card
+    assert '<p class="verdict rejected">2 faces found; enrollment photos must show one person.</p>' in card
     assert '<tr class="fail"><th>Faces found</th><td>2</td><td class="limit">exactly 1</td></tr>' in card
     for face in (0, 1):
         assert reverse("dashboard:sample-chip", args=[sample.pk, face]) in card
@@ -94,7 +94,7 @@ def test_a_photo_without_a_face_has_no_overlay(operator, person):
 
     card = operator.get(reverse("dashboard:sample-card", args=[sample.pk])).content.decode()
 
-    assert "Rejected: no face found" in card
+    assert '<p class="verdict rejected">No face found.</p>' in card
     assert reverse("dashboard:sample-overlay", args=[sample.pk]) not in card
     assert operator.get(reverse("dashboard:sample-overlay", args=[sample.pk])).status_code == 404
 
