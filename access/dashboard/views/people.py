@@ -158,13 +158,14 @@ class PersonView(DashboardAccess, DetailView):
             for kind, list_kind in LISTS.items()
         ]
         samples = person.samples.select_related("uploaded_by")
+        limits = EngineConfig.from_env().quality
         return {
             **super().get_context_data(),
             **unbound,
             **forms,
             "consent": getattr(person, "consent", None),
             "lists": lists,
-            "samples": [sample_card(sample) for sample in samples],
+            "samples": [sample_card(sample, limits) for sample in samples],
             "parsing_legend": [
                 (name.replace("_", " "), "#{:02x}{:02x}{:02x}".format(*colour))
                 for name, colour in PARSING_COLOURS.items()
@@ -246,7 +247,11 @@ class UploadSampleView(PersonActionView):
         return self.back(f"sample-{sample.pk}")
 
 
-class AddListEntryView(PersonActionView):
+class ListEntryView(PersonActionView):
+    """A change to the person's entries on the list named in the URL, with that list's permission."""
+
+    action: str
+
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.list_kind = LISTS.get(kwargs["kind"])
         if self.list_kind is None:
@@ -254,7 +259,11 @@ class AddListEntryView(PersonActionView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_permission_required(self) -> list[str]:
-        return [self.list_kind.permission("add")]
+        return [self.list_kind.permission(self.action)]
+
+
+class AddListEntryView(ListEntryView):
+    action = "add"
 
     def act(self, request: HttpRequest) -> HttpResponse:
         form = for_person(self.list_kind.form, self.object, request.POST)
@@ -267,9 +276,8 @@ class AddListEntryView(PersonActionView):
         return self.back("lists")
 
 
-class RemoveListEntryView(AddListEntryView):
-    def get_permission_required(self) -> list[str]:
-        return [self.list_kind.permission("delete")]
+class RemoveListEntryView(ListEntryView):
+    action = "delete"
 
     def act(self, request: HttpRequest) -> HttpResponse:
         entry = get_object_or_404(self.list_kind.model, pk=self.kwargs["entry_pk"], person=self.object)
@@ -288,7 +296,7 @@ class SampleCardView(SampleView):
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         context = {
-            "card": sample_card(self.get_object()),
+            "card": sample_card(self.get_object(), EngineConfig.from_env().quality),
             "can_delete_sample": request.user.has_perm("people.delete_facesample"),
         }
         return TemplateResponse(request, "dashboard/people/_sample.html", context)
@@ -371,12 +379,13 @@ def quality_rows(figures: dict[str, float], limits: QualityConfig) -> list[Quali
     return rows
 
 
-def sample_card(sample: FaceSample) -> dict[str, Any]:
-    """What a sample's card shows: its state, the verdict with its figures, and what the pipeline saw."""
+def sample_card(sample: FaceSample, limits: QualityConfig) -> dict[str, Any]:
+    """What a sample's card shows: its state, the verdict with its figures against `limits`, and what the
+    pipeline saw."""
     faces = stored_overlay(sample) if sample.overlay else []
     return {
         "sample": sample,
-        "rows": quality_rows(sample.quality, EngineConfig.from_env().quality),
+        "rows": quality_rows(sample.quality, limits),
         "faces": [
             {"index": index, "occlusions": face.occlusions, "parsed": face.parsing is not None}
             for index, face in enumerate(faces)

@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
+from access.audit.models import AuditLog
 from access.people.models import Consent, FaceSample, Person
 from access.watchlists.models import AllowEntry, BlockEntry, MissingEntry
 from tests.access.conftest import make_user, stored_files
@@ -344,3 +345,16 @@ def test_changes_need_a_csrf_token(person, photo_bytes):
     add_block = reverse("dashboard:person-list-add", args=[person.pk, "block"])
     assert client.post(add_block, {"reason": "Trespass"}).status_code == 403
     assert not FaceSample.objects.exists() and not BlockEntry.objects.exists()
+
+
+def test_changes_made_on_the_pages_are_audited(operator, person):
+    operator.post(reverse("dashboard:person-edit", args=[person.pk]),
+                  {"name": "Abdullah Gül", "external_id": "E-1001", "status": "active"})
+    operator.post(reverse("dashboard:person-list-add", args=[person.pk, "block"]), {"reason": "Trespass"})
+
+    changes = AuditLog.objects.filter(actor__username="operator-user").order_by("pk")
+    assert [(entry.action, entry.object_repr) for entry in changes] == [
+        ("update", "Abdullah Gül (E-1001)"),
+        ("create", "Abdullah Gül (E-1001) blocked: Trespass"),
+    ]
+    assert changes[0].changes["name"] == {"before": "Abdullah Gul", "after": "Abdullah Gül"}
