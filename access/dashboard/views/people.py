@@ -83,6 +83,11 @@ class PersonListView(DashboardAccess, ListView):
             "page_query": query.urlencode(),
         }
 
+    def render_to_response(self, context: dict[str, Any], **kwargs) -> HttpResponse:
+        if self.filterset.errors:
+            kwargs["status"] = 400
+        return super().render_to_response(context, **kwargs)
+
 
 class PersonCreateView(DashboardAccess, CreateView):
     """A new person, and their consent when it is given now."""
@@ -121,11 +126,14 @@ class PersonUpdateView(DashboardAccess, UpdateView):
     form_class = PersonForm
     model = Person
 
+    def form_valid(self, form: PersonForm) -> HttpResponse:
+        messages.success(self.request, "Changes saved.")
+        return super().form_valid(form)
+
     def form_invalid(self, form: PersonForm) -> HttpResponse:
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
     def get_success_url(self) -> str:
-        messages.success(self.request, "Changes saved.")
         return reverse("dashboard:person", args=[self.object.pk])
 
 

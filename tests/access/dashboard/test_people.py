@@ -82,6 +82,13 @@ def test_search_by_name_or_external_id(operator):
     assert "Nobody matches “nobody”." in text_of(operator.get(reverse("dashboard:people"), {"q": "nobody"}))
 
 
+def test_a_malformed_filter_is_a_400(operator, person):
+    response = operator.get(reverse("dashboard:people"), {"status": "retired"})
+
+    assert response.status_code == 400
+    assert "status: Select a valid choice. retired is not one of the available choices." in text_of(response)
+
+
 def test_the_list_shows_consent_photos_and_lists(operator, person, person_without_consent, door):
     AllowEntry.objects.create(person=person, door=door)
     BlockEntry.objects.create(person=person_without_consent, reason="Trespass")
