@@ -14,6 +14,13 @@ from access.audit.services import AUDITED_APP_LABELS
 from .access import DashboardAccess
 
 PAGE_SIZE = 50
+FILTER_LABELS = {
+    "actor": "Who",
+    "object_type": "Object type",
+    "object_id": "Object id",
+    "occurred_after": "From",
+    "occurred_before": "Until",
+}
 LOCAL_DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
@@ -27,10 +34,13 @@ class AuditLogView(DashboardAccess, ListView):
         self.filterset = AuditLogFilterSet(
             request.GET or None, queryset=AuditLog.objects.select_related("content_type")
         )
-        form = self.filterset.form
-        form.fields["object_type"].widget = forms.Select(choices=object_type_choices())
+        fields = self.filterset.form.fields
+        fields["object_type"].widget = forms.Select(choices=object_type_choices())
+        fields["actor"].empty_label = "Anyone"
         for name in ("occurred_after", "occurred_before"):
-            form.fields[name].widget = LOCAL_DATETIME
+            fields[name].widget = LOCAL_DATETIME
+        for name, label in FILTER_LABELS.items():
+            fields[name].label = label
         response = super().get(request, *args, **kwargs)
         if self.filterset.is_bound and not self.filterset.is_valid():
             response.status_code = 400

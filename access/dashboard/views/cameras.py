@@ -12,6 +12,7 @@ from django.views.generic import TemplateView
 from access.cameras.models import Camera, CameraHealth
 from access.events.models import Event
 
+from ..charts import Threshold, camera_threshold
 from .access import DashboardAccess
 
 # The camera service reports at least every 2 s: five reports missed and the camera counts as quiet.
@@ -25,6 +26,7 @@ class CameraView:
     health: CameraHealth | None
     decisions: list[Event]  # newest first
     quiet: bool
+    threshold: Threshold
 
     @property
     def latest_frame(self) -> Event | None:
@@ -46,5 +48,7 @@ class CameraListView(DashboardAccess, TemplateView):
         for camera in Camera.objects.select_related("door", "health"):
             health = getattr(camera, "health", None)
             decisions = list(camera.events.select_related("person")[:RECENT_DECISIONS])
-            cameras.append(CameraView(camera, health, decisions, is_quiet(health, now)))
+            cameras.append(
+                CameraView(camera, health, decisions, is_quiet(health, now), camera_threshold(camera))
+            )
         return {**super().get_context_data(**kwargs), "cameras": cameras, "quiet_after": QUIET_AFTER}
