@@ -71,11 +71,11 @@
         card.remove();
         return;
       }
-      if (!response.ok) return;
+      if (!response.ok || response.redirected) return;  // a passing error, or signed out: the page stays
       const template = document.createElement("template");
       template.innerHTML = (await response.text()).trim();
       const fresh = template.content.firstElementChild;
-      if (fresh.dataset.state === "pending") return;
+      if (!fresh || !fresh.matches(".sample") || fresh.dataset.state === "pending") return;
       clearInterval(timer);
       card.replaceWith(fresh);
     }, POLL_MS);
