@@ -39,11 +39,13 @@ class ChartsView(DashboardAccess, TemplateView):
     def get_context_data(self, choice: HistogramChoice, **kwargs) -> dict[str, Any]:
         now = timezone.now()
         hours = charts.hourly_counts(now, HOURS)
+        doors = charts.door_counts(charts.hour_starts(now, HOURS)[0], now)
         context = {
             **super().get_context_data(**kwargs),
             "hours": hours,
             "hourly_plot": charts.hourly_plot(hours),
-            "doors": charts.door_counts(charts.hour_starts(now, HOURS)[0], now),
+            "doors": doors,
+            "busiest_door": max((row.total for row in doors), default=0),
             "choice": choice,
         }
         if not choice.is_valid():

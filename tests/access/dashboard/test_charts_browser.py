@@ -36,6 +36,8 @@ def test_the_charts_of_the_day_and_of_a_chosen_camera(browser, camera, person):
     assert len(bars) == 8  # grants in five hours, denies in three
     row = browser.driver.find_element(By.CSS_SELECTOR, '#per-door tr[data-door="Main entrance"]')
     assert [cell.text for cell in row.find_elements(By.CSS_SELECTOR, "td.num")] == ["7", "3", "0"]
+    shares = [bar.get_attribute("style") for bar in row.find_elements(By.CSS_SELECTOR, ".share-bar span")]
+    assert shares == ["width: 70%;", "width: 30%;", "width: 0%;"]  # the busiest door: 10 in all
     Select(browser.driver.find_element(By.NAME, "camera")).select_by_visible_text("Gate cam")
     Select(browser.driver.find_element(By.NAME, "days")).select_by_visible_text("the last day")
     browser.driver.find_element(By.CSS_SELECTOR, "#histogram-choice button").click()
