@@ -7,7 +7,7 @@ Grants and denies are events; alerts are Alert rows (sightings and equipment ali
 import itertools
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Min, Q, QuerySet, Value
@@ -48,8 +48,9 @@ def _decisions(events: QuerySet, by: str) -> dict[object, dict[str, int]]:
 
 def hour_starts(now: datetime, hours: int) -> list[datetime]:
     """The starts of the last `hours` hours in local time, oldest first, the one under way last."""
-    current = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
-    return [current - timedelta(hours=back) for back in range(hours - 1, -1, -1)]
+    # Stepped in UTC: local wall-clock arithmetic would skip or repeat an hour where daylight saving turns.
+    current = timezone.localtime(now).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    return [timezone.localtime(current - timedelta(hours=back)) for back in range(hours - 1, -1, -1)]
 
 
 def hourly_counts(now: datetime, hours: int = 24) -> list[Counts]:

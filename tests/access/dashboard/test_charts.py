@@ -1,7 +1,7 @@
 """The charts' figures, counted from real events and alerts in the database, and the page that draws them."""
 
 from datetime import UTC, datetime, timedelta
-from itertools import count
+from itertools import count, pairwise
 
 import pytest
 from django.urls import reverse
@@ -213,3 +213,14 @@ def test_a_bad_choice_of_camera_or_period_is_400(client, camera, query):
     assert "Select a valid choice" in response.content.decode() or "This field is required" in (
         response.content.decode()
     )
+
+
+def test_the_hours_stay_whole_where_daylight_saving_turns(settings):
+    settings.TIME_ZONE = "Europe/Berlin"  # clocks went back from 03:00 to 02:00 on 26 October 2025
+    turned = datetime(2025, 10, 26, 4, 10, tzinfo=UTC)  # 05:10 in Berlin
+
+    starts = charts.hour_starts(turned, 5)
+
+    assert [f"{start:%H}" for start in starts] == ["02", "02", "03", "04", "05"]  # 02:00 came twice
+    instants = [start.astimezone(UTC) for start in starts]
+    assert [later - earlier for earlier, later in pairwise(instants)] == [timedelta(hours=1)] * 4
