@@ -145,6 +145,8 @@ def test_enroll_from_a_photo_then_a_camera_frame_of_them_is_granted_live(
     click(browser, '[data-list="allow"] details.add summary')
     Select(browser.driver.find_element(By.CSS_SELECTOR, '[data-list="allow"] select[name="door"]')) \
         .select_by_visible_text(str(door))
+    show(browser, "#lists")
+    browser.screenshot("person-allow-form")
     click(browser, '[data-list="allow"] details.add button[type=submit]')
     browser.wait_for(lambda _: AllowEntry.objects.filter(person=person, door=door).exists(), "the entry")
     browser.wait_for(
