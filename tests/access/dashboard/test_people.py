@@ -4,6 +4,8 @@ photo uploads, and that bad input is a clear 4xx that stores nothing."""
 from io import BytesIO
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from PIL import Image
@@ -365,3 +367,19 @@ def test_changes_made_on_the_pages_are_audited(operator, person):
         ("create", "Abdullah Gül (E-1001) blocked: Trespass"),
     ]
     assert changes[0].changes["name"] == {"before": "Abdullah Gul", "after": "Abdullah Gül"}
+
+
+def test_each_list_needs_its_own_rights(client, person):
+    """Someone who may manage people but not the lists sees no list forms, and is refused if they post."""
+    clerk = get_user_model().objects.create_user(username="clerk", password="unused-pw-123")
+    clerk.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="people", codename__in=["view_person", "change_person"]))
+    client.force_login(clerk)
+
+    page = text_of(client.get(reverse("dashboard:person", args=[person.pk])))
+
+    assert "Add to the block list" not in page and "Add to the allow list" not in page
+    assert 'id="upload-form"' not in page
+    response = client.post(reverse("dashboard:person-list-add", args=[person.pk, "block"]), {"reason": "x"})
+    assert response.status_code == 403
+    assert not BlockEntry.objects.exists()
