@@ -281,3 +281,18 @@ def test_a_viewer_cannot_reach_the_people_pages(browser, person):
         browser.open(page)
         assert "403" in browser.driver.find_element(By.TAG_NAME, "body").text, page
     browser.screenshot("people-viewer-refused")
+
+
+def test_without_a_camera_the_page_says_so(browser, person):
+    make_user("operator")
+    browser.log_in("operator-user", PASSWORD)
+    browser.open(reverse("dashboard:person", args=[person.pk]))
+
+    click(browser, "#webcam-start")
+
+    status = browser.wait_for(
+        lambda driver: driver.find_element(By.ID, "webcam-status").text, "the page to report the camera"
+    )
+    assert status.startswith("The camera could not be opened: ")
+    assert browser.driver.find_element(By.ID, "webcam").get_attribute("hidden") == "true"
+    assert not FaceSample.objects.exists()
