@@ -14,6 +14,7 @@ from access.events.models import Event
 
 from ..charts import Threshold, camera_threshold
 from .access import DashboardAccess
+from .doors import SelfRefreshing
 
 # The camera service reports at least every 2 s: five reports missed and the camera counts as quiet.
 QUIET_AFTER = timedelta(seconds=10)
@@ -38,7 +39,7 @@ def is_quiet(health: CameraHealth | None, now: datetime) -> bool:
     return health is None or health.heartbeat_at is None or now - health.heartbeat_at > QUIET_AFTER
 
 
-class CameraListView(DashboardAccess, TemplateView):
+class CameraListView(DashboardAccess, SelfRefreshing, TemplateView):
     template_name = "dashboard/cameras/list.html"
     permission_required = "cameras.view_camera"
 

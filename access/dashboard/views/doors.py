@@ -21,6 +21,8 @@ VIEW_DOORS = "doors.view_door"
 # The API's rule for a manual open: the door `change` permission (operators and admins).
 OPEN_DOORS = "doors.change_door"
 RECENT_COMMANDS = 20
+# Status pages reload themselves this often, so "online" never outlives the heartbeats behind it.
+REFRESH_SECONDS = 15
 
 
 class ManualOpenForm(forms.Form):
@@ -31,7 +33,16 @@ class ManualOpenForm(forms.Form):
     )
 
 
-class DoorListView(DashboardAccess, TemplateView):
+class SelfRefreshing:
+    """A page the browser reloads every REFRESH_SECONDS (the Refresh header: no script needed)."""
+
+    def render_to_response(self, context: dict[str, Any], **kwargs) -> HttpResponse:
+        response = super().render_to_response(context, **kwargs)
+        response["Refresh"] = str(REFRESH_SECONDS)
+        return response
+
+
+class DoorListView(DashboardAccess, SelfRefreshing, TemplateView):
     template_name = "dashboard/doors/list.html"
     permission_required = VIEW_DOORS
 

@@ -40,8 +40,10 @@ def test_each_camera_shows_its_counters_and_latest_frame(client, camera, person,
     CameraHealth.objects.create(camera=quiet, heartbeat_at=timezone.now() - timedelta(minutes=3))
     client.force_login(make_user("operator"))
 
-    page = client.get(reverse("dashboard:cameras")).content.decode()
+    response = client.get(reverse("dashboard:cameras"))
 
+    assert response["Refresh"] == "15", "the page follows the counters"
+    page = response.content.decode()
     main, yard = camera_card(page, camera), camera_card(page, quiet)
     assert 'service">Reading' in main and 'service">Quiet' in yard
     for figure in ('fps">4.8', 'read">120 · 97', 'dropped warn">20', 'stale warn">3', 'corrupt warn">2',

@@ -39,8 +39,10 @@ def test_each_door_says_whether_its_controller_is_heard_from(client, operator, d
     services.record_heartbeat(quiet.pk, at=now - timedelta(minutes=5))
     DoorStatus.objects.filter(door=quiet).update(fail_mode_since=now - timedelta(minutes=4))
 
-    page = client.get(reverse("dashboard:doors")).content.decode()
+    response = client.get(reverse("dashboard:doors"))
 
+    assert response["Refresh"] == "15", "the page follows the heartbeats"
+    page = response.content.decode()
     main, bay, archive = (door_card(page, each) for each in (door, quiet, unwatched))
     assert 'connection">Online' in main and "Locked" in main and "Fail-secure" in main
     assert 'connection">Offline' in bay and "Fail-safe" in bay and "Applied since" in bay
