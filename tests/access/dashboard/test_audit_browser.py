@@ -22,7 +22,9 @@ def test_a_dashboard_change_is_found_in_the_audit_log(browser, person):
     block = BlockEntry.objects.create(person=person, reason="Trespass on 3 May")
     browser.log_in("admin-user", PASSWORD)
     browser.open("/dashboard/watchlists/block/")
-    browser.driver.find_element(By.CSS_SELECTOR, f'[data-entry-id="{block.pk}"] button.remove').click()
+    row = browser.driver.find_element(By.CSS_SELECTOR, f'[data-entry-id="{block.pk}"]')
+    row.find_element(By.CSS_SELECTOR, "details.remove-entry summary").click()  # asks first
+    row.find_element(By.CSS_SELECTOR, "button.remove").click()
     browser.wait_for(lambda _: not BlockEntry.objects.exists(), "the block to be removed")
 
     browser.open("/dashboard/audit/")
