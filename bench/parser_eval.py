@@ -44,7 +44,7 @@ import torch
 from recognition.images import read_rgb
 from recognition.keypoints import mask_keypoints
 from recognition.models.detector import FaceDetector
-from recognition.models.parser import DEFAULT_PARSER, FaceParser
+from recognition.models.parser import CROP_SIZE, DEFAULT_PARSER, FaceParser
 from recognition.models.weights import COMMITTED
 from recognition.training.datasets import (
     BACKGROUND,
@@ -86,8 +86,9 @@ HELEN_POINTS = {
 NOT_IN_MEAN = ("left_brow_outer", "left_brow_inner", "right_brow_inner", "right_brow_outer")
 
 
-def load_parser(weights: Path, name: str) -> FaceParser:
-    """A `FaceParser` on the checkpoint's model state or on the fp16 export, whichever `weights` holds."""
+def load_parser(weights: Path, name: str, crop_size: int) -> FaceParser:
+    """A `FaceParser` on the fp16 export (of architecture `name`, `crop_size` crops) or on the trainer's
+    checkpoint, which says its own architecture and crop size."""
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, pickle.UnpicklingError) as error:
@@ -95,11 +96,11 @@ def load_parser(weights: Path, name: str) -> FaceParser:
     if not isinstance(state, dict):
         raise SystemExit(f"{weights} is not a parser checkpoint or export: it holds a {type(state).__name__}")
     if "model" not in state:
-        return FaceParser(weights, name)
+        return FaceParser(weights, name, crop_size)
     with tempfile.TemporaryDirectory() as folder:
         exported = Path(folder) / "parser.pt"
         torch.save(state["model"], exported)
-        return FaceParser(exported, name)
+        return FaceParser(exported, state.get("architecture", name), state.get("crop_size", crop_size))
 
 
 def evaluate(parser: FaceParser, detector: FaceDetector, dataset: FassegDataset) -> dict:
@@ -213,11 +214,12 @@ def main() -> None:
         "--weights", type=Path, default=COMMITTED["parser"], help="trainer checkpoint or fp16 export"
     )
     arguments.add_argument("--facedata", type=Path, default=FACEDATA, help="shared face data root")
-    arguments.add_argument("--model", default=DEFAULT_PARSER, help="parser architecture of the weights")
+    arguments.add_argument("--model", default=DEFAULT_PARSER, help="parser architecture of an fp16 export")
+    arguments.add_argument("--crop-size", type=int, default=CROP_SIZE, help="crop side of an fp16 export")
     options = arguments.parse_args()
 
     dataset = FassegDataset(options.facedata / "parsing", "test")
-    parser, detector = load_parser(options.weights, options.model), FaceDetector()
+    parser, detector = load_parser(options.weights, options.model, options.crop_size), FaceDetector()
     result = evaluate(parser, detector, dataset)
     scores = f1_scores(result["counts"])
     mean = float(np.mean(list(scores.values())))

@@ -39,8 +39,8 @@ CLASSES = (
     "background", "skin", "left_brow", "right_brow", "left_eye", "right_eye",
     "nose", "upper_lip", "inner_mouth", "lower_lip", "hair",
 )  # fmt: skip
-CROP_SIZE = 128  # the committed weights' crop side
-DEFAULT_PARSER = "parser_small"  # the committed weights' architecture
+CROP_SIZE = 160  # the committed weights' crop side
+DEFAULT_PARSER = "parser_plain"  # the committed weights' architecture
 CROP_MARGIN = 0.5  # added on every side, times the box's longer side: the detector box is brows-to-chin
 
 
@@ -195,11 +195,13 @@ def crop_transform(box: Sequence[float], size: int = CROP_SIZE) -> np.ndarray:
 class FaceParser:
     """Per-face label maps, InsightFace model_zoo style: `prepare(device)`, then `get`/`get_batch`."""
 
-    def __init__(self, weights: Path = COMMITTED["parser"], name: str = DEFAULT_PARSER):
+    def __init__(
+        self, weights: Path = COMMITTED["parser"], name: str = DEFAULT_PARSER, crop_size: int = CROP_SIZE
+    ):
         net = create_parser(name)
         net.load_state_dict(load_committed(weights), strict=True)
         self.net = fold_batchnorm(net.eval())
-        self.input_size = (CROP_SIZE, CROP_SIZE)
+        self.input_size = (crop_size, crop_size)
         self.prepare("cpu")
 
     def prepare(self, device: str = "cpu") -> None:

@@ -11,14 +11,27 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from recognition.training.datasets import IGNORE, flip_horizontal
+from recognition.training.datasets import (
+    IGNORE,
+    INNER_MOUTH,
+    LEFT_EYE,
+    LOWER_LIP,
+    MOUTH,
+    NOSE,
+    NOT_A_PART,
+    RIGHT_EYE,
+    UPPER_LIP,
+    flip_horizontal,
+)
 
 __all__ = [
     "Augmentation",
     "adjust_lighting",
     "augment",
     "blur",
+    "grayscale",
     "jpeg_reencode",
+    "occlude",
     "rotate_scale",
     "sensor_noise",
 ]
@@ -38,6 +51,8 @@ class Augmentation:
     jpeg: float = 0.3
     jpeg_quality: tuple[int, int] = (30, 90)
     lighting: float = 0.8
+    grayscale: float = 0.15  # door cameras switch to monochrome infrared at night
+    occlusion: float = 0.25  # sunglasses, a face mask, a hand: the parser must not draw the parts they hide
 
 
 def rotate_scale(
@@ -58,6 +73,49 @@ def rotate_scale(
         borderValue=IGNORE,
     )
     return image, label
+
+
+# What an occluder hides: the label classes it is drawn over, and how far past their bounding box it
+# reaches (fractions of the box's width and height, each side).
+OCCLUDERS = {
+    "sunglasses": ((LEFT_EYE, RIGHT_EYE), 0.25, 0.9),
+    "eye patch": ((LEFT_EYE,), 0.6, 0.9),
+    "face mask": ((NOSE, UPPER_LIP, INNER_MOUTH, LOWER_LIP, MOUTH), 0.35, 0.3),
+    "hand over the mouth": ((UPPER_LIP, INNER_MOUTH, LOWER_LIP, MOUTH), 0.5, 0.6),
+}
+
+
+def occlude(image: np.ndarray, label: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One of OCCLUDERS drawn over the parts it hides, as a dark or coloured, rectangular or round patch;
+    every pixel it covers becomes NOT_A_PART. The pair is returned as it was when those parts are absent."""
+    covers, reach_x, reach_y = list(OCCLUDERS.values())[rng.integers(len(OCCLUDERS))]
+    if covers == (LEFT_EYE,) and rng.random() < 0.5:
+        covers = (RIGHT_EYE,)
+    rows, columns = np.nonzero(np.isin(label, covers))
+    if len(rows) < 4:
+        return image, label
+    top, bottom, left, right = rows.min(), rows.max(), columns.min(), columns.max()
+    grow_x, grow_y = reach_x * (right - left + 1), reach_y * (bottom - top + 1)
+    corners = np.round([left - grow_x, top - grow_y, right + grow_x, bottom + grow_y]).astype(int)
+    covered = np.zeros(label.shape, np.uint8)
+    if rng.random() < 0.5:
+        cv2.rectangle(covered, tuple(corners[:2]), tuple(corners[2:]), 1, thickness=-1)
+    else:
+        centre = tuple(int(value) for value in (corners[:2] + corners[2:]) // 2)
+        # circumscribed: the round patch hides the corners of the parts' box too
+        axes = tuple(int(value) for value in np.ceil((corners[2:] - corners[:2]) / np.sqrt(2)))
+        cv2.ellipse(covered, centre, axes, 0.0, 0.0, 360.0, 1, thickness=-1)
+    covered = covered.astype(bool)
+    colour = rng.integers(0, 60, 3) if rng.random() < 0.7 else rng.integers(0, 256, 3)
+    texture = rng.normal(0.0, rng.uniform(0.0, 12.0), (*label.shape, 3))
+    image, label = image.copy(), label.copy()
+    image[covered] = np.clip(colour + texture[covered], 0, 255).astype(np.uint8)
+    label[covered] = NOT_A_PART
+    return image, label
+
+
+def grayscale(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
 
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -91,6 +149,8 @@ def augment(
         image, label = flip_horizontal(image, label)
     degrees = rng.uniform(-config.max_rotation_deg, config.max_rotation_deg)
     image, label = rotate_scale(image, label, degrees, rng.uniform(*config.scale_range))
+    if rng.random() < config.occlusion:
+        image, label = occlude(image, label, rng)
     if rng.random() < config.lighting:
         image = adjust_lighting(
             image,
@@ -98,6 +158,8 @@ def augment(
             contrast=rng.uniform(0.7, 1.3),
             gamma=np.exp(rng.uniform(-0.4, 0.4)),
         )
+    if rng.random() < config.grayscale:
+        image = grayscale(image)
     if rng.random() < config.blur:
         image = blur(image, rng.uniform(0.3, config.max_blur_sigma))
     if rng.random() < config.noise:

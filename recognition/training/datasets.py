@@ -18,7 +18,7 @@ from recognition.images import read_rgb
 
 __all__ = [
     "BACKGROUND", "SKIN", "LEFT_BROW", "RIGHT_BROW", "LEFT_EYE", "RIGHT_EYE", "NOSE", "UPPER_LIP",
-    "INNER_MOUTH", "LOWER_LIP", "HAIR", "MOUTH", "IGNORE", "CLASS_NAMES", "FLIP_LUT",
+    "INNER_MOUTH", "LOWER_LIP", "HAIR", "MOUTH", "NOT_A_PART", "IGNORE", "CLASS_NAMES", "FLIP_LUT",
     "CELEBAMASK_PAINT_ORDER", "FassegDataset", "LapaDataset", "CelebAMaskHQDataset", "flip_horizontal",
     "image_left_first", "face_crop", "read_label", "read_mask", "IMAGE_SUFFIXES", "SIDE_PAIRS",
 ]  # fmt: skip
@@ -26,6 +26,9 @@ __all__ = [
 BACKGROUND, SKIN, LEFT_BROW, RIGHT_BROW, LEFT_EYE, RIGHT_EYE, NOSE = 0, 1, 2, 3, 4, 5, 6
 UPPER_LIP, INNER_MOUTH, LOWER_LIP, HAIR = 7, 8, 9, 10
 MOUTH = 11  # FASSEG's superclass UPPER_LIP | INNER_MOUTH | LOWER_LIP: a partial label, p7 + p8 + p9
+# Pseudo-labels' superclass BACKGROUND | SKIN | HAIR, "no face part here": far from every landmark-drawn part,
+# where the landmarks cannot tell skin from hair or clutter but can tell that no eye, brow or lip is there.
+NOT_A_PART = 12
 IGNORE = 255  # no supervision: the loss skips these pixels
 
 CLASS_NAMES = (

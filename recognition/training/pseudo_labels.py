@@ -1,8 +1,10 @@
 """Landmark-guided pseudo-labels, the way LaPa was built: dlib's 68 points drawn into part polygons.
 
 Only what the landmarks locate is labelled: brows, eyes, nose, lips, inner mouth and the face skin inside the
-jaw line closed over the brows. Everything else (hair, ears, neck, forehead, background) and a thin band on
-every region boundary is IGNORE, to be learned from human labels. dlib's points 17-21 and 36-41 lie on the
+jaw line closed over the brows. Farther than a ring from every part drawn, the rest is NOT_A_PART (some
+background, skin or hair: no face part), which teaches the network that clutter, hair and clothes hold no
+eyes or brows, without saying which of the three it is. The ring and a thin band on every region boundary
+are IGNORE, to be learned from human labels. dlib's points 17-21 and 36-41 lie on the
 image-left of a frontal face, so they are drawn as LEFT_BROW and LEFT_EYE.
 
 dlib (from dlib-bin) is imported inside the functions: it is a training-time tool, never a runtime one.
@@ -10,6 +12,7 @@ dlib (from dlib-bin) is imported inside the functions: it is a training-time too
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterable
@@ -28,13 +31,14 @@ from recognition.training.datasets import (
     LEFT_EYE,
     LOWER_LIP,
     NOSE,
+    NOT_A_PART,
     RIGHT_BROW,
     RIGHT_EYE,
     SKIN,
     UPPER_LIP,
 )
 
-__all__ = ["LandmarkPseudoLabeler", "pseudo_label", "draw_parts", "make_pseudo_labels"]
+__all__ = ["LandmarkPseudoLabeler", "pseudo_label", "draw_parts", "make_pseudo_labels", "read_boxes"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,9 @@ BOUNDARY_BAND = 0.02  # each side of every region boundary: polygon corners cut 
 # about three times the contour's area); the skin in this ring around them is left for human labels to judge.
 UNCERTAIN_RING = {(LEFT_EYE,): 0.08, (RIGHT_EYE,): 0.08, (UPPER_LIP, INNER_MOUTH, LOWER_LIP): 0.08,
                   (LEFT_BROW,): 0.05, (RIGHT_BROW,): 0.05, (NOSE,): 0.04}  # fmt: skip
+# Past this far from every drawn part no face part can be, whatever the region conventions: NOT_A_PART.
+PART_FREE_BEYOND = 0.15
+FACE_PARTS = (LEFT_BROW, RIGHT_BROW, LEFT_EYE, RIGHT_EYE, NOSE, UPPER_LIP, INNER_MOUTH, LOWER_LIP)
 
 
 def draw_parts(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -88,6 +95,9 @@ def draw_parts(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         part = np.isin(parts, classes).astype(np.uint8)
         skin &= cv2.dilate(part, _disk(width * inter_ocular)) == 0
     parts[boundary | ((parts == SKIN) & ~skin)] = IGNORE
+    drawn = np.isin(parts, FACE_PARTS).astype(np.uint8)
+    near_a_part = cv2.dilate(drawn, _disk(PART_FREE_BEYOND * inter_ocular))
+    parts[(parts == IGNORE) & (near_a_part == 0) & ~boundary] = NOT_A_PART
     return parts
 
 
@@ -133,25 +143,41 @@ def pseudo_label(image_rgb: np.ndarray, box: tuple[float, float, float, float]) 
     return LandmarkPseudoLabeler()(image_rgb, box)
 
 
-def make_pseudo_labels(folders: Iterable[Path], out_dir: Path, min_face_size: int | None = None) -> int:
-    """Write `out_dir/FOLDER_NAME/RELATIVE_PATH.png`, the pseudo-label of the largest face our detector finds,
-    for every photo under each folder; returns how many were written.
+BOXES_FILE = "boxes.json"  # in the pseudo-label folder: label path (relative) -> the box it was drawn in
 
-    Labels already there are kept, so a stopped run picks up where it was; each is written under a temporary
-    name and renamed, so a stop never leaves half a file. Photos without a face or unreadable are logged.
+
+def read_boxes(out_dir: Path) -> dict[str, list[float]]:
+    """The detector box of each pseudo-label under `out_dir`, keyed by the label's path relative to it."""
+    path = Path(out_dir) / BOXES_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def make_pseudo_labels(
+    data: Path, folders: Iterable[str], out_dir: Path, min_face_size: int | None = None
+) -> int:
+    """Write `out_dir/PATH.png`, the pseudo-label of the largest face our detector finds, for every photo
+    `data/PATH.<jpg|png|...>` under each of `folders` (relative to `data`), and that face's box in
+    `out_dir/boxes.json` (so training crops the face without detecting it again); returns how many labels
+    were written.
+
+    Labels already there are kept, so a stopped run picks up where it was; each file is written under a
+    temporary name and renamed, so a stop never leaves half a file. Photos without a face or unreadable are
+    logged.
     """
     from tqdm import tqdm
 
     from recognition.models.detector import FaceDetector
 
+    out_dir = Path(out_dir)
+    boxes = read_boxes(out_dir)
     jobs = []
-    for folder in map(Path, folders):
-        if not folder.is_dir():
-            raise FileNotFoundError(f"no folder {folder}")
-        for photo in sorted(folder.rglob("*")):
+    for folder in folders:
+        if not (Path(data) / folder).is_dir():
+            raise FileNotFoundError(f"no folder {Path(data) / folder}")
+        for photo in sorted((Path(data) / folder).rglob("*")):
             if photo.suffix.lower() in IMAGE_SUFFIXES and photo.is_file():
-                target = Path(out_dir) / folder.name / photo.relative_to(folder).with_suffix(".png")
-                if not target.exists():
+                target = out_dir / photo.relative_to(data).with_suffix(".png")
+                if not target.exists() or target.relative_to(out_dir).as_posix() not in boxes:
                     jobs.append((photo, target))
     if not jobs:
         return 0
@@ -168,12 +194,40 @@ def make_pseudo_labels(folders: Iterable[Path], out_dir: Path, min_face_size: in
             logger.warning("skipping %s: no face found", photo)
             continue
         largest = max(faces, key=lambda face: face.width * face.height)
-        target.parent.mkdir(parents=True, exist_ok=True)
         encoded, png = cv2.imencode(".png", labeler(image, largest.box))
         if not encoded:
             raise OSError(f"cannot encode the label of {photo}")
-        partial = target.with_name(f"{target.name}.partial")  # not *.png: no reader takes it for a label
-        partial.write_bytes(png.tobytes())
-        os.replace(partial, target)
+        _write_atomically(target, png.tobytes())
+        boxes[target.relative_to(out_dir).as_posix()] = [float(value) for value in largest.box]
         written += 1
+        if written % 100 == 0:
+            _write_atomically(out_dir / BOXES_FILE, json.dumps(boxes).encode())
+    _write_atomically(out_dir / BOXES_FILE, json.dumps(boxes).encode())
     return written
+
+
+def _write_atomically(target: Path, content: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.partial")  # not *.png: no reader takes it for a label
+    partial.write_bytes(content)
+    os.replace(partial, target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m recognition.training.pseudo_labels", description=make_pseudo_labels.__doc__
+    )
+    parser.add_argument("--data", type=Path, required=True, help="face data root (shared/facedata)")
+    parser.add_argument("--out", type=Path, required=True, help="pseudo-label folder")
+    parser.add_argument("folders", nargs="+", help="photo folders, relative to --data")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    written = make_pseudo_labels(args.data, args.folders, args.out)
+    print(f"{written} pseudo-labels written under {args.out}")
+    return written
+
+
+if __name__ == "__main__":
+    main()

@@ -37,6 +37,7 @@ from recognition.training.datasets import (
     read_label,
 )
 from recognition.training.losses import PartialLabelLoss
+from recognition.training.pseudo_labels import read_boxes
 
 __all__ = ["PseudoLabelDataset", "main", "train"]
 
@@ -44,13 +45,17 @@ logger = logging.getLogger(__name__)
 
 
 class PseudoLabelDataset:
-    """`pseudo/FOLDER/REL.png` labels paired with their photos `data/FOLDER/REL.<jpg|png|...>`."""
+    """`pseudo/PATH.png` labels paired with their photos `data/PATH.<jpg|png|...>`, and the detector box each
+    was drawn in (`boxes`, by index)."""
 
     def __init__(self, pseudo: Path, data: Path) -> None:
         if not pseudo.is_dir():
             raise FileNotFoundError(f"no pseudo-label folder {pseudo}")
-        self.pairs = []
+        drawn_in = read_boxes(pseudo)
+        self.pairs, self.boxes = [], {}
         for label in sorted(pseudo.rglob("*.png")):
+            if label.relative_to(pseudo).as_posix() in drawn_in:
+                self.boxes[len(self.pairs)] = drawn_in[label.relative_to(pseudo).as_posix()]
             stem = data / label.relative_to(pseudo).with_suffix("")
             photos = [
                 stem.with_suffix(suffix) for suffix in IMAGE_SUFFIXES if stem.with_suffix(suffix).is_file()
@@ -80,15 +85,18 @@ def _sources(args: argparse.Namespace) -> list:
 
 
 def _detector_boxes(sources: list, cache: Path) -> dict[str, list[float]]:
-    """The largest detected face's box per image path, from `cache` or the pipeline's detector; images without
-    a face are absent."""
+    """The largest detected face's box per image path: the box a source was labelled in (`boxes`, by index),
+    else from `cache` or the pipeline's detector; images without a face are absent."""
     boxes = json.loads(cache.read_text()) if cache.is_file() else {}
-    missing = {
-        str(dataset.pairs[index][0]): (dataset, index)
-        for dataset in sources
-        for index in range(len(dataset))
-        if str(dataset.pairs[index][0]) not in boxes
-    }
+    missing = {}
+    for dataset in sources:
+        known = getattr(dataset, "boxes", {})
+        for index in range(len(dataset)):
+            key = str(dataset.pairs[index][0])
+            if index in known:
+                boxes[key] = known[index]
+            elif key not in boxes:
+                missing[key] = (dataset, index)
     if missing:
         from recognition.models.detector import FaceDetector
 
@@ -98,6 +106,17 @@ def _detector_boxes(sources: list, cache: Path) -> dict[str, list[float]]:
             boxes[key] = list(max(faces, key=lambda face: face.width * face.height).box) if faces else None
         _save_atomically(cache, lambda file: file.write(json.dumps(boxes).encode()))
     return {key: box for key, box in boxes.items() if box is not None}
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Step -> that step's augmented batch: a function of (seed, step) alone, so that a resumed run draws the
+    same batches, whichever worker process makes them."""
+
+    def __init__(self, samples: list, batch_size: int, seed: int, crop_size: int):
+        self.samples, self.batch_size, self.seed, self.crop_size = samples, batch_size, seed, crop_size
+
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return _batch(self.samples, step, self.batch_size, self.seed, self.crop_size)
 
 
 def _batch(
@@ -151,6 +170,7 @@ def _run_identity(args: argparse.Namespace, total_steps: int) -> dict:
         "seed": args.seed,
         "architecture": args.model,
         "crop_size": args.crop_size,
+        "init": str(args.init) if args.init else None,
     }
 
 
@@ -176,6 +196,9 @@ def train(args: argparse.Namespace) -> float:
     model = create_parser(args.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total)
+    if args.init:
+        state = torch.load(args.init, map_location=device, weights_only=True)
+        model.load_state_dict(state.get("model", state), strict=True)
     step = 0
     if args.resume:
         if not args.out.is_file():
@@ -197,10 +220,17 @@ def train(args: argparse.Namespace) -> float:
     stop = min(args.stop_at or total, total)
     loss_value = float("nan")
     model.train()
+    batches = torch.utils.data.DataLoader(
+        _Batches(samples, args.batch_size, args.seed, args.crop_size),
+        batch_size=None,
+        sampler=range(step, stop),
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
+    )
     with tqdm(total=total, initial=step, desc="train parser", unit="step") as progress:
-        while step < stop:
-            pixels, labels = _batch(samples, step, args.batch_size, args.seed, args.crop_size)
-            loss = criterion(model(pixels.to(device)), labels.to(device))
+        for pixels, labels in batches:
+            pixels, labels = pixels.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            loss = criterion(model(pixels), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -243,8 +273,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dice-weight", type=float, default=0.5)
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--model", default=DEFAULT_PARSER, help="parser architecture")
+    parser.add_argument("--init", type=Path, help="fine-tune from these weights (checkpoint or export)")
     parser.add_argument("--crop-size", type=int, default=CROP_SIZE, help="face crop side in pixels")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=0, help="processes making batches (0: this one)")
     return parser
 
 

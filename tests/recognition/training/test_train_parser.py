@@ -12,11 +12,13 @@ from recognition.training.augment import (
     adjust_lighting,
     augment,
     blur,
+    grayscale,
     jpeg_reencode,
+    occlude,
     rotate_scale,
     sensor_noise,
 )
-from recognition.training.datasets import IGNORE, read_label
+from recognition.training.datasets import IGNORE, LEFT_EYE, MOUTH, NOT_A_PART, RIGHT_EYE, read_label
 from recognition.training.losses import PartialLabelLoss, partial_cross_entropy, partial_dice
 from recognition.training.train_parser import main
 from tests.facedata import FACEDATA
@@ -37,12 +39,12 @@ def _pixels(*columns: list[float]) -> torch.Tensor:
     return torch.tensor(columns, dtype=torch.float64).T[None, :, None, :]
 
 
-def test_cross_entropy_skips_ignored_pixels_and_reads_mouth_as_the_sum_of_its_parts():
+def test_cross_entropy_skips_ignored_pixels_and_reads_superclasses_as_the_sum_of_their_parts():
     uniform = [0.0] * 11
-    logits = _pixels(uniform, uniform, uniform)
-    target = torch.tensor([[[0, 11, IGNORE]]])
-    # p = 1/11 each: -log(1/11) for background, -log(3/11) for the mouth superclass, nothing for 255
-    expected = (math.log(11) + math.log(11 / 3)) / 2
+    logits = _pixels(uniform, uniform, uniform, uniform)
+    target = torch.tensor([[[0, MOUTH, NOT_A_PART, IGNORE]]])
+    # p = 1/11 each: -log(1/11) for background, -log(3/11) for each superclass, nothing for 255
+    expected = (math.log(11) + 2 * math.log(11 / 3)) / 3
     assert partial_cross_entropy(logits, target).item() == pytest.approx(expected, rel=1e-12)
 
 
@@ -63,12 +65,14 @@ def test_all_ignored_gives_zero_loss_with_a_gradient():
 
 def test_dice_by_hand():
     uniform = [0.0] * 11
-    # one skin pixel and one ignored: dice(skin) = (2/11 + 1) / (1/11 + 1 + 1) = 13/23
+    # one skin pixel and one ignored: dice(skin) = (2/11 + 1) / (1/11 + 1 + 1) = 13/23, and skin is one of
+    # NOT_A_PART's parts: dice(NOT_A_PART) = (6/11 + 1) / (3/11 + 1 + 1) = 17/25
     assert partial_dice(_pixels(uniform, uniform), torch.tensor([[[1, IGNORE]]])).item() == pytest.approx(
-        10 / 23
+        1 - (13 / 23 + 17 / 25) / 2
     )
-    # a mouth pixel judges only the superclass, p = 3/11: dice = (6/11 + 1) / (3/11 + 1 + 1) = 17/25
-    assert partial_dice(_pixels(uniform), torch.tensor([[[11]]])).item() == pytest.approx(8 / 25)
+    # a superclass pixel judges only the superclass, p = 3/11: dice = 17/25
+    assert partial_dice(_pixels(uniform), torch.tensor([[[MOUTH]]])).item() == pytest.approx(8 / 25)
+    assert partial_dice(_pixels(uniform), torch.tensor([[[NOT_A_PART]]])).item() == pytest.approx(8 / 25)
 
 
 def test_loss_adds_weighted_dice():
@@ -105,6 +109,28 @@ def test_photometric_steps_change_the_image_only(pair):
         assert 0 < np.abs(changed.astype(int) - image).mean() < 10
     assert np.abs(adjust_lighting(image, 0.0, 1.0, 1.0).astype(int) - image).max() <= 1
     assert adjust_lighting(image, 30.0, 1.0, 1.0).mean() > image.mean() + 20
+    gray = grayscale(image)
+    assert (
+        gray.shape == image.shape
+        and (gray[..., 0] == gray[..., 1]).all()
+        and (gray[..., 1] == gray[..., 2]).all()
+    )
+    assert abs(gray.mean() - image.mean()) < 10
+
+
+def test_occluders_hide_the_parts_they_cover_as_no_face_part(pair):
+    image, label = pair
+    hidden = set()
+    for seed in range(16):
+        occluded_image, occluded = occlude(image, label, np.random.default_rng(seed))
+        covered = occluded != label
+        assert covered.any() and (occluded[covered] == NOT_A_PART).all()
+        assert (occluded_image[~covered] == image[~covered]).all()
+        # the parts it was drawn over are hidden whole, not sliced; a neighbour may lose an edge
+        gone = {part for part in (LEFT_EYE, RIGHT_EYE, MOUTH) if not (occluded == part).any()}
+        assert gone, f"seed {seed} hid no part whole"
+        hidden |= gone
+    assert hidden == {LEFT_EYE, RIGHT_EYE, MOUTH}
 
 
 def test_augment_is_deterministic_given_a_seed(pair):
@@ -120,7 +146,16 @@ def test_augment_is_deterministic_given_a_seed(pair):
 def _only(**probabilities):
     from recognition.training.augment import Augmentation
 
-    off = {"flip": 0.0, "blur": 0.0, "noise": 0.0, "jpeg": 0.0, "lighting": 0.0, "max_rotation_deg": 0.0}
+    off = {
+        "flip": 0.0,
+        "blur": 0.0,
+        "noise": 0.0,
+        "jpeg": 0.0,
+        "lighting": 0.0,
+        "grayscale": 0.0,
+        "occlusion": 0.0,
+        "max_rotation_deg": 0.0,
+    }
     return Augmentation(**{**off, "scale_range": (1.0, 1.0), **probabilities})
 
 
