@@ -265,6 +265,7 @@ def _record(
     event, created = record_event(
         f"track-{track.pk}:{identity}",
         snapshot=snapshot(pixels, sighting.box),
+        face_box=sighting.box,  # issue 7: the cameras page draws recent decisions' boxes over a frame
         occurred_at=at,
         camera=camera,
         door=door,

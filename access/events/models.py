@@ -33,6 +33,13 @@ class Event(models.Model):
     decision = models.CharField(max_length=8, choices=Decision)
     reason = models.CharField(max_length=300)
     snapshot = models.FileField(upload_to="snapshots/", storage=encrypted_storage, blank=True, editable=False)
+    face_box = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The decided face's box in the snapshot: [left, top, right, bottom], each a fraction of "
+        "the snapshot's width or height, so it can be drawn over any frame of the camera at any size.",
+    )
     idempotency_key = models.CharField(max_length=100, unique=True, editable=False)
 
     class Meta:
