@@ -59,27 +59,35 @@
   });
 })();
 
-// A pending sample's card is fetched again until the enrollment worker has enrolled or rejected it.
+// A pending sample's card is fetched again until the enrollment worker has enrolled or rejected it: soon
+// at first (a warm worker answers within a second or two), then less and less often, so a page left open on
+// a queue that is not moving does not keep asking every second.
 (function followPendingSamples() {
-  const POLL_MS = 1000;
+  const FIRST_WAIT_MS = 1000;
+  const BACK_OFF = 1.5;
+  const LONGEST_WAIT_MS = 8000;
 
-  function follow(card) {
-    const timer = setInterval(async () => {
-      const response = await fetch(card.dataset.cardUrl, { credentials: "same-origin" });
-      if (response.status === 404) {
-        clearInterval(timer);  // erased meanwhile
-        card.remove();
-        return;
-      }
-      if (!response.ok || response.redirected) return;  // a passing error, or signed out: the page stays
-      const template = document.createElement("template");
-      template.innerHTML = (await response.text()).trim();
-      const fresh = template.content.firstElementChild;
-      if (!fresh || !fresh.matches(".sample") || fresh.dataset.state === "pending") return;
-      clearInterval(timer);
-      card.replaceWith(fresh);
-    }, POLL_MS);
+  async function check(card) {
+    const response = await fetch(card.dataset.cardUrl, { credentials: "same-origin" });
+    if (response.status === 404) {
+      card.remove();  // erased meanwhile
+      return true;
+    }
+    if (!response.ok || response.redirected) return false;  // a passing error, or signed out: the page stays
+    const template = document.createElement("template");
+    template.innerHTML = (await response.text()).trim();
+    const fresh = template.content.firstElementChild;
+    if (!fresh || !fresh.matches(".sample") || fresh.dataset.state === "pending") return false;
+    card.replaceWith(fresh);
+    return true;
   }
 
-  document.querySelectorAll('.sample[data-state="pending"]').forEach(follow);
+  function follow(card, wait = FIRST_WAIT_MS) {
+    setTimeout(async () => {
+      const decided = await check(card).catch(() => false);  // offline for a moment: try again later
+      if (!decided) follow(card, Math.min(wait * BACK_OFF, LONGEST_WAIT_MS));
+    }, wait);
+  }
+
+  document.querySelectorAll('.sample[data-state="pending"]').forEach((card) => follow(card));
 })();
