@@ -1,11 +1,11 @@
-"""Cameras: the latest frame kept for each (its latest event's snapshot, with the face box the frame worker
-drew on it), the decisions made there last, and what the camera service and the workers did with its
-frames."""
+"""Cameras: the latest frame kept for each (its latest event's snapshot) with the faces of its recent
+decisions boxed over it, those decisions, and what the camera service and the workers did with its frames."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.views.generic import TemplateView
 
@@ -34,6 +34,31 @@ class CameraView:
         """The newest decision with a snapshot: the latest frame the system keeps for this camera."""
         return next((event for event in self.decisions if event.snapshot), None)
 
+    @property
+    def boxes(self) -> list["FaceBox"]:
+        """Where the faces of the recent decisions were, oldest first so the latest frame's own face is drawn
+        on top."""
+        latest = self.latest_frame
+        return [FaceBox.of(event, event == latest) for event in reversed(self.decisions) if event.face_box]
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A decision's face box as CSS percentages of the frame it is drawn over; `current` when that frame is
+    the decision's own."""
+
+    event: Event
+    left: float
+    top: float
+    width: float
+    height: float
+    current: bool
+
+    @classmethod
+    def of(cls, event: Event, current: bool) -> "FaceBox":
+        left, top, right, bottom = (100 * edge for edge in event.face_box)
+        return cls(event, left, top, right - left, bottom - top, current)
+
 
 def is_quiet(health: CameraHealth | None, now: datetime) -> bool:
     return health is None or health.heartbeat_at is None or now - health.heartbeat_at > QUIET_AFTER
@@ -46,10 +71,14 @@ class CameraListView(DashboardAccess, SelfRefreshing, TemplateView):
     def get_context_data(self, **kwargs) -> dict[str, Any]:
         now = timezone.now()
         cameras = []
-        for camera in Camera.objects.select_related("door", "health"):
+        recent = Event.objects.select_related("person")[:RECENT_DECISIONS]
+        for camera in Camera.objects.select_related("door", "health").prefetch_related(
+            Prefetch("events", queryset=recent, to_attr="recent_decisions")
+        ):
             health = getattr(camera, "health", None)
-            decisions = list(camera.events.select_related("person")[:RECENT_DECISIONS])
             cameras.append(
-                CameraView(camera, health, decisions, is_quiet(health, now), camera_threshold(camera))
+                CameraView(
+                    camera, health, camera.recent_decisions, is_quiet(health, now), camera_threshold(camera)
+                )
             )
         return {**super().get_context_data(**kwargs), "cameras": cameras, "quiet_after": QUIET_AFTER}

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -61,3 +63,56 @@ def test_a_camera_never_heard_from(client, camera):
     card = camera_card(client.get(reverse("dashboard:cameras")).content.decode(), camera)
 
     assert 'service">Quiet' in card and 'heartbeat">Never' in card and 'fps">0.0' in card
+
+
+def test_recent_decisions_are_boxed_over_the_latest_frame(client, camera, person, photo_bytes):
+    photo = decode_image(photo_bytes)
+    half_width, half_height = photo.width / 2, photo.height / 2
+    older, _ = record_event("box-1", snapshot=photo, face_box=(0, 0, half_width, half_height), camera=camera,
+                            door=camera.door, decision="deny", distance=0.7, reason="Unknown face")
+    newest, _ = record_event("box-2", snapshot=photo, face_box=(half_width, half_height, photo.width,
+                             photo.height * 2), camera=camera, door=camera.door, person=person,
+                             decision="grant", distance=0.3, reason="Allowed")
+    record_event("no-box", camera=camera, door=camera.door, decision="deny", reason="No snapshot, no box")
+    client.force_login(make_user("operator"))
+
+    card = camera_card(client.get(reverse("dashboard:cameras")).content.decode(), camera)
+
+    assert older.face_box == [0.0, 0.0, 0.5, 0.5]
+    assert newest.face_box == [0.5, 0.5, 1.0, 1.0], "a box past the frame's edge is kept within it"
+    boxes = card[card.index('class="frame-image"'):card.index("</figure>")]
+    assert boxes.count('class="face-box') == 2, "the decision without a box draws none"
+    assert boxes.index(f'data-event-id="{older.pk}"') < boxes.index(f'data-event-id="{newest.pk}"'), (
+        "the latest frame's own face is drawn last, on top"
+    )
+    assert f'face-box decision-grant current" data-event-id="{newest.pk}"' in boxes
+    assert "left: 50.00%; top: 50.00%; width: 50.00%; height: 50.00%" in boxes
+    assert "left: 0.00%; top: 0.00%; width: 50.00%; height: 50.00%" in boxes
+    assert 'face-label">Abdullah Gul<' in boxes and 'face-label">Unknown<' in boxes
+
+
+def test_a_box_needs_the_snapshot_it_is_in(camera):
+    with pytest.raises(ValueError, match="snapshot"):
+        record_event("box-without-frame", face_box=(1, 2, 3, 4), camera=camera, decision="deny", reason="x")
+    assert not camera.events.exists()
+
+
+def test_the_cameras_page_reads_every_camera_in_a_fixed_number_of_queries(client, door, photo_bytes):
+    def add_camera_with_decisions(number: int) -> None:
+        added = Camera.objects.create(name=f"Cam {number}", source_url=f"rtsp://10.0.1.{number}/s", door=door)
+        CameraHealth.objects.create(camera=added, heartbeat_at=timezone.now())
+        for decision in range(3):
+            record_event(f"cam{number}-{decision}", snapshot=decode_image(photo_bytes), face_box=(1, 1, 9, 9),
+                         camera=added, door=door, decision="deny", reason="Unknown face")
+
+    client.force_login(make_user("operator"))
+    add_camera_with_decisions(1)
+    with CaptureQueriesContext(connection) as one_camera:
+        assert client.get(reverse("dashboard:cameras")).status_code == 200
+    for number in (2, 3, 4):
+        add_camera_with_decisions(number)
+    with CaptureQueriesContext(connection) as four_cameras:
+        page = client.get(reverse("dashboard:cameras")).content.decode()
+
+    assert page.count('class="card camera"') == 4 and page.count('class="face-box') == 12
+    assert len(four_cameras) == len(one_camera), [query["sql"] for query in four_cameras.captured_queries]

@@ -1,5 +1,6 @@
 """The cameras page in headless Chromium: the latest frame, a real photo decrypted through the snapshot URL,
-with its decision over it, and the frame counters; at desktop and tablet width."""
+with its decision over it and the faces of the recent decisions boxed where they were, and the frame
+counters; at desktop and tablet width."""
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -20,8 +21,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_the_latest_frame_and_counters_of_a_camera(browser, camera, person, photo_bytes):
     record_frame_stats(camera.pk, read=300, sent=280, dropped=20, analysed=275, stale=5)
     touch_heartbeat(camera.pk, frames_per_second=5.0)
+    photo = decode_image(photo_bytes)
+    # The faces' boxes in the photo's pixels: the grant's face in the middle, the earlier deny's top left.
+    boxes = {"deny": (0, 0, photo.width * 0.25, photo.height * 0.25),
+             "grant": (photo.width * 0.25, photo.height * 0.2, photo.width * 0.75, photo.height * 0.8)}
     for key, decision in (("cam-deny", "deny"), ("cam-grant", "grant")):
-        record_event(key, snapshot=decode_image(photo_bytes), camera=camera, door=camera.door,
+        record_event(key, snapshot=photo, face_box=boxes[decision], camera=camera, door=camera.door,
                      person=person if decision == "grant" else None, decision=decision,
                      distance=0.318 if decision == "grant" else 0.702, reason=decision)
     make_user("operator")
@@ -43,6 +48,15 @@ def test_the_latest_frame_and_counters_of_a_camera(browser, camera, person, phot
     assert card.find_element(By.CSS_SELECTOR, ".dropped").text == "20"
     assert card.find_element(By.CSS_SELECTOR, ".service").text == "Reading"
     assert len(card.find_elements(By.CSS_SELECTOR, ".decisions li")) == 2
+    shown = frame.rect
+    for decision, (left, top, right, bottom) in boxes.items():
+        drawn = card.find_element(By.CSS_SELECTOR, f".face-box.decision-{decision}").rect
+        expected = {"x": shown["x"] + left / photo.width * shown["width"],
+                    "y": shown["y"] + top / photo.height * shown["height"],
+                    "width": (right - left) / photo.width * shown["width"],
+                    "height": (bottom - top) / photo.height * shown["height"]}
+        for edge, at in expected.items():
+            assert abs(drawn[edge] - at) <= 2, f"the {decision} box's {edge} is {drawn[edge]}, not {at:.1f}"
     browser.screenshot("cameras")
     browser.screenshot("cameras-tablet", TABLET)
     overflow = browser.driver.execute_script(
