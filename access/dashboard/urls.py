@@ -44,6 +44,7 @@ urlpatterns = [
     path("watchlists/", watchlists.AllowListView.as_view(), name="allow-list"),
     path("watchlists/block/", watchlists.BlockListView.as_view(), name="block-list"),
     path("watchlists/missing/", watchlists.MissingListView.as_view(), name="missing-list"),
+    path("watchlists/allow/<int:pk>/edit/", watchlists.AllowEntryEditView.as_view(), name="allow-edit"),
     path("watchlists/allow/<int:pk>/remove/", watchlists.RemoveAllowEntry.as_view(), name="allow-remove"),
     path("watchlists/block/<int:pk>/remove/", watchlists.RemoveBlockEntry.as_view(), name="block-remove"),
     path(

@@ -33,6 +33,25 @@ class AllowEntryForm(forms.ModelForm):
         fields = ["person", "door", "door_group", "valid_from", "valid_until", "note"]
         widgets = {"valid_from": LOCAL_DATETIME, "valid_until": LOCAL_DATETIME}
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kept_schedule: list[ScheduleWindow] = []
+        if self.instance.pk is None:
+            return
+        # An entry changes hands only by a new entry: the person stays.
+        self.fields["person"].disabled = True
+        windows = list(self.instance.schedule.all())
+        hours = {(window.starts_at, window.ends_at) for window in windows}
+        if len(hours) == 1:
+            (starts_at, ends_at), = hours
+            self.initial.update(
+                weekdays=[window.weekday for window in windows], starts_at=starts_at, ends_at=ends_at
+            )
+        else:
+            # Hours that differ from day to day (given through the API) do not fit one window: left empty,
+            # they are kept; filled in, they replace them.
+            self.kept_schedule = windows
+
     def clean(self) -> dict:
         cleaned = super().clean()
         days, starts_at, ends_at = cleaned.get("weekdays"), cleaned.get("starts_at"), cleaned.get("ends_at")
@@ -50,10 +69,16 @@ class AllowEntryForm(forms.ModelForm):
         days = self.cleaned_data["weekdays"]
         return [{"weekday": day, "starts_at": starts_at, "ends_at": ends_at} for day in days]
 
+    @property
+    def schedule_changed(self) -> bool:
+        return self.instance.pk is None or bool({"weekdays", "starts_at", "ends_at"} & set(self.changed_data))
+
     @transaction.atomic
     def save(self) -> AllowEntry:
+        changed = self.schedule_changed  # asked before saving gives the new entry its key
         entry = super().save()
-        services.replace_schedule(entry, self.schedule)
+        if changed:
+            services.replace_schedule(entry, self.schedule)
         return entry
 
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.db.models import Model
 from django.urls import reverse_lazy
 
 # The same rights as the API: whoever may read events may watch the feed (viewer, operator, admin);
@@ -19,3 +20,8 @@ class DashboardAccess(LoginRequiredMixin, PermissionRequiredMixin):
 
     def get_context_data(self, **kwargs) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), "can_act": self.request.user.has_perm(ACT_PERMISSION)}
+
+
+def model_permission(model: type[Model], action: str) -> str:
+    """The Django permission to `action` ("view", "add", "change", "delete") rows of `model`."""
+    return f"{model._meta.app_label}.{action}_{model._meta.model_name}"

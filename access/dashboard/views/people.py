@@ -28,7 +28,7 @@ from access.watchlists.forms import AllowEntryForm, BlockEntryForm, MissingEntry
 from access.watchlists.models import AllowEntry, BlockEntry, MissingEntry
 from recognition.config import EngineConfig, QualityConfig
 
-from .access import DashboardAccess
+from .access import DashboardAccess, model_permission
 from .people_forms import ConsentForm, PersonForm, SampleUploadForm, for_person
 
 PEOPLE_PER_PAGE = 25
@@ -41,13 +41,17 @@ class ListKind:
     model: type[Model]
     form: type[ModelForm]
     title: str
+    shown_with: tuple[str, ...] = ()  # what the page shows of each entry from other tables
 
     def permission(self, action: str) -> str:
-        return f"{self.model._meta.app_label}.{action}_{self.model._meta.model_name}"
+        return model_permission(self.model, action)
+
+    def entries(self, person: Person) -> QuerySet:
+        return self.model.objects.filter(person=person).prefetch_related(*self.shown_with)
 
 
 LISTS = {
-    "allow": ListKind(AllowEntry, AllowEntryForm, "allow list"),
+    "allow": ListKind(AllowEntry, AllowEntryForm, "allow list", ("door", "door_group", "schedule")),
     "block": ListKind(BlockEntry, BlockEntryForm, "block list"),
     "missing": ListKind(MissingEntry, MissingEntryForm, "missing list"),
 }
@@ -158,10 +162,11 @@ class PersonView(DashboardAccess, DetailView):
             {
                 "kind": kind,
                 "title": list_kind.title,
-                "entries": list_kind.model.objects.filter(person=person),
+                "entries": list_kind.entries(person),
                 "form": forms.get(f"{kind}_form") or unbound[f"{kind}_form"],
                 "can_add": user.has_perm(list_kind.permission("add")),
                 "can_remove": user.has_perm(list_kind.permission("delete")),
+                "can_change": user.has_perm(list_kind.permission("change")),
             }
             for kind, list_kind in LISTS.items()
         ]

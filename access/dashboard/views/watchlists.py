@@ -4,24 +4,21 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.views import RedirectURLMixin
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.views import View
-from django.views.generic import TemplateView
+from django.views.generic import TemplateView, UpdateView
 
 from access.watchlists import services
 from access.watchlists.forms import AllowEntryForm, BlockEntryForm, MissingEntryForm
 from access.watchlists.models import AllowEntry, BlockEntry, MissingEntry
 
-from .access import DashboardAccess
-
-
-def model_permission(model: type[Model], action: str) -> str:
-    return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+from .access import DashboardAccess, model_permission
 
 
 class ListPage(DashboardAccess, TemplateView):
@@ -101,6 +98,32 @@ class MissingListView(ListPage):
 
     def current_ids(self, entries: QuerySet, now: datetime) -> set[int]:
         return set(entries.open_at(now).values_list("pk", flat=True))
+
+
+class AllowEntryEditView(DashboardAccess, RedirectURLMixin, UpdateView):
+    """An allow entry's door, validity, weekly hours and note changed; back to the page it was opened from
+    (`?next=`, on this site only), else the allow list."""
+
+    model = AllowEntry
+    form_class = AllowEntryForm
+    permission_required = "watchlists.change_allowentry"
+    template_name = "dashboard/watchlists/allow_edit.html"
+    next_page = reverse_lazy("dashboard:allow-list")
+
+    def get_queryset(self) -> QuerySet:
+        return AllowEntry.objects.select_related("person").prefetch_related("schedule")
+
+    def form_valid(self, form: AllowEntryForm) -> HttpResponse:
+        response = super().form_valid(form)
+        messages.success(self.request, f"Saved: {self.object}.")
+        return response
+
+    def form_invalid(self, form: AllowEntryForm) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        return {**context, "next": self.get_redirect_url(), "back": self.get_success_url()}
 
 
 class EntryAction(DashboardAccess, View):

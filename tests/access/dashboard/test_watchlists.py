@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from access.audit.models import AuditLog
+from access.people.models import Person
 from access.watchlists.models import AllowEntry, BlockEntry, MissingEntry, ScheduleWindow
 from tests.access.conftest import make_user
 
@@ -211,3 +212,116 @@ def test_list_changes_are_audited_with_who_made_them(client, person, block):
     assert (entry.actor, entry.source, entry.object_id) == (operator, AuditLog.Source.ADMIN, str(block.pk))
     assert entry.client_address == "198.51.100.4"
     assert entry.changes["reason"] == {"before": "Trespass on 3 May", "after": None}
+
+
+@pytest.fixture
+def weekday_entry(person, door) -> AllowEntry:
+    entry = AllowEntry.objects.create(person=person, door=door, valid_from=timezone.now() - timedelta(days=1))
+    for weekday in (0, 2):
+        ScheduleWindow.objects.create(allow_entry=entry, weekday=weekday, starts_at=time(7), ends_at=time(19))
+    return entry
+
+
+def schedule_of(entry: AllowEntry) -> list[tuple[int, time, time]]:
+    return list(entry.schedule.values_list("weekday", "starts_at", "ends_at"))
+
+
+def edit_form(entry: AllowEntry, **changes) -> dict:
+    form = {"door": entry.door_id, "valid_from": f"{timezone.localtime(entry.valid_from):%Y-%m-%dT%H:%M}",
+            "weekdays": ["0", "2"], "starts_at": "07:00", "ends_at": "19:00", "note": entry.note}
+    return {key: value for key, value in (form | changes).items() if value is not None}
+
+
+def test_an_allow_entry_opens_for_editing_as_it_stands(operator_client, weekday_entry):
+    page = operator_client.get(reverse("dashboard:allow-edit", args=[weekday_entry.pk])).content.decode()
+
+    checked = [line for line in page.splitlines() if 'name="weekdays"' in line and "checked" in line]
+    assert [f'value="{day}"' in line for day, line in zip((0, 2), checked, strict=True)] == [True, True]
+    assert 'name="starts_at" value="07:00"' in page and 'name="ends_at" value="19:00"' in page
+    assert 'name="person"' in page and "disabled" in page[page.index('name="person"') - 200:]
+    assert "kept-schedule" not in page
+
+
+def test_an_allow_entry_is_edited_and_its_hours_replaced(operator_client, person, door, door_group,
+                                                        weekday_entry):
+    form = edit_form(weekday_entry, door="", door_group=door_group.pk, valid_until="2031-06-30T18:00",
+                     weekdays=["5"], starts_at="09:00", ends_at="13:00", note="Weekend cover",
+                     person=Person.objects.create(name="Someone else", external_id="E-9").pk)
+
+    response = operator_client.post(reverse("dashboard:allow-edit", args=[weekday_entry.pk]), form)
+
+    assert response.status_code == 302 and response["Location"] == reverse("dashboard:allow-list")
+    entry = AllowEntry.objects.get()
+    assert (entry.person, entry.door, entry.door_group) == (person, None, door_group), "the person stays"
+    assert entry.note == "Weekend cover"
+    assert timezone.localtime(entry.valid_until).strftime("%Y-%m-%d %H:%M") == "2031-06-30 18:00"
+    assert schedule_of(entry) == [(5, time(9), time(13))]
+    listed = operator_client.get(response["Location"]).content.decode()
+    assert "Saved: Abdullah Gul (E-1001) may pass Ground floor." in listed
+    audited = AuditLog.objects.filter(action=AuditLog.Action.UPDATE, content_type__model="allowentry").get()
+    assert audited.changes["door_group"]["after"] is not None
+
+
+def test_an_edit_goes_back_where_it_was_opened_from_on_this_site_only(operator_client, person, weekday_entry):
+    edit = reverse("dashboard:allow-edit", args=[weekday_entry.pk])
+    person_page = reverse("dashboard:person", args=[person.pk]) + "#lists"
+
+    back_to_person = operator_client.post(edit, {**edit_form(weekday_entry), "next": person_page})
+    elsewhere = operator_client.post(edit, {**edit_form(weekday_entry), "next": "https://evil.example/"})
+
+    assert back_to_person["Location"] == person_page
+    assert elsewhere["Location"] == reverse("dashboard:allow-list")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"valid_until": "2000-01-01T00:00"}, "valid_until must come after valid_from."),
+        ({"starts_at": "19:00", "ends_at": "07:00"}, "must end after they start"),
+        ({"weekdays": None}, "Tick the days the hours apply to"),
+        ({"door": ""}, "names either a door or a door group"),
+    ],
+)
+def test_a_bad_edit_is_refused_and_nothing_changes(operator_client, weekday_entry, change, message):
+    before = AllowEntry.objects.values().get()
+
+    response = operator_client.post(
+        reverse("dashboard:allow-edit", args=[weekday_entry.pk]), edit_form(weekday_entry, **change)
+    )
+
+    assert response.status_code == 400
+    assert message in response.content.decode().replace("&#x27;", "'")
+    assert AllowEntry.objects.values().get() == before
+    assert schedule_of(weekday_entry) == [(0, time(7), time(19)), (2, time(7), time(19))]
+
+
+def test_hours_that_differ_by_day_are_kept_unless_replaced(operator_client, weekday_entry):
+    ScheduleWindow.objects.create(allow_entry=weekday_entry, weekday=4, starts_at=time(8), ends_at=time(12))
+    mixed = schedule_of(weekday_entry)
+    edit = reverse("dashboard:allow-edit", args=[weekday_entry.pk])
+
+    page = operator_client.get(edit).content.decode()
+    kept = operator_client.post(edit, edit_form(weekday_entry, weekdays=None, starts_at="", ends_at="",
+                                                note="Shifts"))
+    kept_schedule = schedule_of(weekday_entry)
+    replaced = operator_client.post(edit, edit_form(weekday_entry, weekdays=["1"]))
+
+    assert 'id="kept-schedule"' in page and "Friday 08:00-12:00" in page
+    assert 'name="starts_at" type="time"' in page or 'type="time" name="starts_at"' in page
+    assert kept.status_code == replaced.status_code == 302
+    assert kept_schedule == mixed
+    assert schedule_of(weekday_entry) == [(1, time(7), time(19))]
+
+
+@pytest.mark.parametrize("role", ["viewer", "device"])
+def test_editing_an_allow_entry_needs_the_change_right(client, role, weekday_entry):
+    client.force_login(make_user(role))
+    edit = reverse("dashboard:allow-edit", args=[weekday_entry.pk])
+
+    assert client.get(edit).status_code == 403
+    assert client.post(edit, edit_form(weekday_entry, note="Sneaky")).status_code == 403
+    assert AllowEntry.objects.get().note == ""
+
+
+def test_an_unknown_allow_entry_is_404(operator_client):
+    assert operator_client.get(reverse("dashboard:allow-edit", args=[999999])).status_code == 404
