@@ -271,22 +271,22 @@ def occlusions(found: MaskKeypoints, outside: float) -> tuple[str, ...]:
 # (its docstring has the command and the data). The brows are left out: they wander under hair and
 # parsing noise (a median spread three times the eyes'), so they would only add noise to the fit.
 ALIGNMENT_TEMPLATE: dict[str, Point] = {
-    "left_eye_center": (0.2039, 0.2094),
-    "left_eye_outer": (0.1041, 0.2113),
-    "left_eye_inner": (0.3246, 0.2075),
-    "right_eye_center": (0.7576, 0.2120),
-    "right_eye_inner": (0.6403, 0.2137),
-    "right_eye_outer": (0.8610, 0.2116),
-    "nose_tip": (0.4853, 0.4712),
-    "nose_base": (0.4842, 0.6021),
-    "left_mouth_corner": (0.2604, 0.7851),
-    "right_mouth_corner": (0.7081, 0.7864),
-    "mouth_center": (0.4876, 0.7898),
+    "left_eye_center": (0.2193, 0.2094),
+    "left_eye_outer": (0.1316, 0.2103),
+    "left_eye_inner": (0.3274, 0.2102),
+    "right_eye_center": (0.7467, 0.2114),
+    "right_eye_inner": (0.6386, 0.2148),
+    "right_eye_outer": (0.8399, 0.2101),
+    "nose_tip": (0.4873, 0.4972),
+    "nose_base": (0.4887, 0.6443),
+    "left_mouth_corner": (0.2329, 0.8129),
+    "right_mouth_corner": (0.7383, 0.8104),
+    "mouth_center": (0.4857, 0.8191),
 }
 # The detector box's corners in the same frame (same fit): the alignment of a face whose parts cannot
 # align it, an eye and the nose hidden say. It is looser (its spread is five times the eyes') but keeps the
 # face's code usable while the face is reported occluded.
-BOX_TEMPLATE: dict[str, Point] = {"box_top_left": (-0.2079, -0.3009), "box_bottom_right": (1.0222, 0.9849)}
+BOX_TEMPLATE: dict[str, Point] = {"box_top_left": (-0.1778, -0.2600), "box_bottom_right": (1.0579, 1.0361)}
 # Mask points align a face when at least this many confident ones, from at least two parts, are known.
 MIN_ALIGNMENT_POINTS = 3
 
