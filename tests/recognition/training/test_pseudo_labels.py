@@ -128,7 +128,7 @@ def test_left_classes_lie_on_the_image_left(labelled):
 
 
 def test_make_pseudo_labels_is_resumable(tmp_path, labeler, caplog):
-    from recognition.training.pseudo_labels import make_pseudo_labels, read_boxes
+    from recognition.training.pseudo_labels import main, make_pseudo_labels, read_boxes
 
     if not IDENTITIES.is_dir():
         pytest.skip(f"real face data is absent: no {IDENTITIES}")
@@ -153,7 +153,8 @@ def test_make_pseudo_labels_is_resumable(tmp_path, labeler, caplog):
         label = np.asarray(Image.open(path))
         assert label.ndim == 2 and (label == LEFT_EYE).any() and (label == IGNORE).any()
     stamps = [path.stat().st_mtime_ns for path in written]
-    assert make_pseudo_labels(tmp_path, ["photos"], out) == 0
+    # the command line, run again over the same folder, finds nothing left to do
+    assert main(["--data", str(tmp_path), "--out", str(out), "photos"]) == 0
     assert [path.stat().st_mtime_ns for path in sorted(out.rglob("*.png"))] == stamps
     with pytest.raises(FileNotFoundError, match="no folder"):
         make_pseudo_labels(tmp_path, ["absent"], out)
