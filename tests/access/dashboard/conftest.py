@@ -1,15 +1,20 @@
 """Browser tests drive Debian's headless Chromium (Selenium, through /usr/bin/chromedriver) against Django's
-live server. Nothing is downloaded: the browser and its driver come from apt (chromium, chromium-driver)."""
+live server. Nothing is downloaded: the browser and its driver come from apt (chromium, chromium-driver).
+Each test module shares one browser, which each test finds without cookies or cache."""
 
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.access.live.conftest import server, stream_timing  # noqa: F401  (the live stream's test server)
 from tests.conftest import IN_CI, REPO_ROOT
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -20,14 +25,16 @@ DESKTOP = (1366, 900)
 # A ceiling for the page to show a change, not a speed goal.
 SHOWS_WITHIN_S = 10.0
 
-@pytest.fixture
+
+@pytest.fixture(scope="module")
 def chromium_arguments() -> tuple[str, ...]:
     """Extra command-line switches for Chromium; a test module overrides this (a fake webcam, say)."""
     return ()
 
 
-@pytest.fixture
-def browser(server, chromium_arguments) -> Iterator["Browser"]:  # noqa: F811 (the fixture imported above)
+@pytest.fixture(scope="module")
+def chromium(chromium_arguments) -> Iterator["WebDriver"]:
+    """One headless Chromium for the tests of a module: starting one takes longer than most tests."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         reason = (
             f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER} "
@@ -50,10 +57,35 @@ def browser(server, chromium_arguments) -> Iterator["Browser"]:  # noqa: F811 (t
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
-        yield Browser(driver, server.url)
+        yield driver
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser(server, chromium) -> Iterator["Browser"]:  # noqa: F811 (the fixture imported above)
+    """The module's Chromium as a new visitor would find it: no cookies, nothing cached, desktop width."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    chromium.execute_cdp_cmd("Network.clearBrowserCache", {})
+    chromium.set_window_size(*DESKTOP)
+    try:
+        yield Browser(chromium, server.url)
+    finally:
+        try:
+            chromium.switch_to.alert.dismiss()  # a failed step may leave a dialog that blocks the next test
+        except NoAlertPresentException:
+            pass
+        # Closing the tab closes the page's live stream before the server checks that none is left open (a
+        # page navigated away from may stay cached, stream and all).
+        finished = chromium.current_window_handle
+        chromium.switch_to.new_window("tab")
+        fresh = chromium.current_window_handle
+        chromium.switch_to.window(finished)
+        chromium.close()
+        chromium.switch_to.window(fresh)
 
 
 class Browser:

@@ -59,11 +59,11 @@ def write_y4m(path: Path, frame: np.ndarray, frames: int = 10) -> None:
             clip.write(b"FRAME\n" + planes)
 
 
-@pytest.fixture
-def chromium_arguments(tmp_path) -> tuple[str, ...]:
+@pytest.fixture(scope="module")
+def chromium_arguments(tmp_path_factory) -> tuple[str, ...]:
     if not PHOTO.is_file():
         pytest.skip(f"the real photo {PHOTO} is missing (set FACEGATE_FACEDATA)")
-    clip = tmp_path / "webcam.y4m"
+    clip = tmp_path_factory.mktemp("webcam") / "webcam.y4m"
     write_y4m(clip, camera_frame())
     return (
         "--use-fake-device-for-media-stream",
