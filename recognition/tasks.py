@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from access.people.services import SampleAnalysis
     from recognition.gallery import Gallery, Identification
     from recognition.operating_point import Scoring
-    from recognition.pipeline import Engine
+    from recognition.pipeline import Engine, SearchArea
     from recognition.types import Face
 
 logger = logging.getLogger(__name__)
@@ -124,10 +125,20 @@ def analyse_sample(engine: Engine, gallery: Gallery, pixels: np.ndarray, person_
 
 
 def identify(
-    image: np.ndarray, engine: Engine, gallery: Gallery, scoring: Scoring, min_face_size: int | None = None
+    image: np.ndarray,
+    engine: Engine,
+    gallery: Gallery,
+    scoring: Scoring,
+    min_face_size: int | None = None,
+    areas: Sequence[SearchArea] | None = None,
 ) -> list[tuple[Face, Identification]]:
-    """Every face of an RGB image, with the enrolled persons it matches under `scoring`; sync first."""
-    faces = engine.analyse(image, min_face_size)
+    """Every face of an RGB image (or only those centred in `areas`), with the enrolled persons it matches
+    under `scoring`; sync first."""
+    faces = (
+        engine.analyse(image, min_face_size)
+        if areas is None
+        else engine.analyse_areas(image, areas, min_face_size)
+    )
     if not faces:
         return []
     codes = np.stack([face.code for face in faces])

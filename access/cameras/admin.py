@@ -11,6 +11,8 @@ class CameraAdmin(admin.ModelAdmin):
         "enabled",
         "frame_rate",
         "min_face_size",
+        "detection_region",
+        "rescan_interval_ms",
         "match_threshold",
         "device_account",
     ]
@@ -18,6 +20,25 @@ class CameraAdmin(admin.ModelAdmin):
     search_fields = ["name", "source_url", "door__name"]
     ordering = ["name"]
     raw_id_fields = ["device_account"]
+    fieldsets = [
+        (None, {"fields": ["name", "source_url", "loop", "door", "enabled", "device_account"]}),
+        ("Recognition", {"fields": ["frame_rate", "min_face_size", "match_threshold"]}),
+        (
+            "Where faces are looked for",
+            {
+                "fields": [
+                    ("region_left", "region_top", "region_right", "region_bottom"),
+                    "rescan_interval_ms",
+                ],
+                "description": "The detection region, as fractions of the frame: the door's approach, where "
+                "a face can be. Faces centred outside it are not looked for.",
+            },
+        ),
+    ]
+
+    @admin.display(description="Detection region (left, top, right, bottom)")
+    def detection_region(self, camera: Camera) -> str:
+        return ", ".join(f"{edge:g}" for edge in camera.detection_region)
 
 
 @admin.register(CameraHealth)
@@ -29,6 +50,7 @@ class CameraHealthAdmin(admin.ModelAdmin):
         "heartbeat_at",
         "last_frame_at",
         "last_analysed_at",
+        "region_searched_at",
         "frames_per_second",
         "frames_read",
         "frames_sent",

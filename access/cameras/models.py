@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from access.doors.models import Door
 
@@ -40,6 +40,29 @@ class Camera(models.Model):
     min_face_size = models.PositiveSmallIntegerField(
         default=80, help_text="Smallest face to consider, in pixels."
     )
+    region_left = models.FloatField(
+        default=0.0, help_text="Detection region: its left edge, as a fraction of the frame's width (0 to 1)."
+    )
+    region_top = models.FloatField(
+        default=0.0, help_text="Detection region: its top edge, as a fraction of the frame's height (0 to 1)."
+    )
+    region_right = models.FloatField(
+        default=1.0,
+        help_text="Detection region: its right edge, as a fraction of the frame's width (0 to 1).",
+    )
+    region_bottom = models.FloatField(
+        default=1.0,
+        help_text="Detection region: its bottom edge, as a fraction of the frame's height (0 to 1). Only "
+        "faces centred in the region are looked for: the door's approach (default: the whole frame).",
+    )
+    rescan_interval_ms = models.PositiveIntegerField(
+        default=500,
+        help_text=(
+            "While faces are followed, the next frames are searched only around them, and the whole "
+            "detection region at least this often (milliseconds of frame time) and whenever no face is "
+            "followed, so a newcomer waits at most this long. 0: search the whole region in every frame."
+        ),
+    )
     match_threshold = models.FloatField(
         null=True,
         blank=True,
@@ -73,6 +96,19 @@ class Camera(models.Model):
                 violation_error_message="The minimum face size must be positive.",
             ),
             models.CheckConstraint(
+                condition=Q(region_left__gte=0)
+                & Q(region_top__gte=0)
+                & Q(region_right__lte=1)
+                & Q(region_bottom__lte=1)
+                & Q(region_left__lt=F("region_right"))
+                & Q(region_top__lt=F("region_bottom")),
+                name="camera_detection_region_in_frame",
+                violation_error_message=(
+                    "The detection region must lie within the frame (0 to 1), left of its right edge and "
+                    "above its bottom edge."
+                ),
+            ),
+            models.CheckConstraint(
                 condition=Q(match_threshold__isnull=True)
                 | (Q(match_threshold__gt=0) & Q(match_threshold__lte=MAX_MATCH_THRESHOLD)),
                 name="camera_match_threshold_range",
@@ -92,6 +128,11 @@ class Camera(models.Model):
             return  # the source_url field reports its own error
         if kind is not SourceKind.FILE:
             raise ValidationError({"loop": "Only a video file can loop; a stream or a device plays live."})
+
+    @property
+    def detection_region(self) -> tuple[float, float, float, float]:
+        """Left, top, right, bottom as fractions of the frame."""
+        return (self.region_left, self.region_top, self.region_right, self.region_bottom)
 
     @property
     def effective_match_threshold(self) -> float:
@@ -127,6 +168,11 @@ class CameraHealth(models.Model):
     last_frame_at = models.DateTimeField(null=True, blank=True, help_text="When a frame was last read.")
     last_analysed_at = models.DateTimeField(
         null=True, blank=True, help_text="When a frame was last analysed."
+    )
+    region_searched_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Capture time of the last frame searched over the whole detection region.",
     )
     heartbeat_at = models.DateTimeField(
         null=True,

@@ -2,6 +2,7 @@ import base64
 import logging
 import time
 import uuid
+from datetime import datetime
 
 import cv2
 import numpy as np
@@ -77,13 +78,16 @@ def _update_health(camera_id: int, changes: dict) -> None:
     CameraHealth.objects.filter(camera_id=camera_id).update(**changes)
 
 
-def record_frame_stats(camera_id: int, **increments: int) -> None:
+def record_frame_stats(
+    camera_id: int, *, region_searched_at: datetime | None = None, **increments: int
+) -> None:
     """Add to the camera's frame counters, e.g. `record_frame_stats(7, read=5, dropped=1)`.
 
     Increments are atomic (F() expressions) so many workers can count at once; counting frames read or
-    analysed also stamps last_frame_at or last_analysed_at.
+    analysed also stamps last_frame_at or last_analysed_at. `region_searched_at`, when given, is the capture
+    time of a frame searched over the camera's whole detection region.
     """
-    changes: dict = {}
+    changes: dict = {} if region_searched_at is None else {"region_searched_at": region_searched_at}
     now = timezone.now()
     for name, amount in increments.items():
         if not amount:

@@ -24,7 +24,7 @@ from django.db import transaction
 
 from access.alerts.models import Alert
 from access.alerts.services import raise_alert
-from access.cameras.models import Camera
+from access.cameras.models import Camera, CameraHealth
 from access.cameras.services import record_frame_stats
 from access.core.images import DecodedImage
 from access.doors.models import Door, MissingPersonPolicy
@@ -43,6 +43,7 @@ from .tracking import (
     Box,
     Observation,
     Window,
+    follow_area,
     match_boxes,
     undecided_identity,
 )
@@ -50,7 +51,7 @@ from .tracking import (
 if TYPE_CHECKING:
     from recognition.gallery import Gallery
     from recognition.operating_point import Scoring
-    from recognition.pipeline import Engine
+    from recognition.pipeline import Engine, SearchArea
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ SNAPSHOT_BOX_COLOUR = (0, 200, 0)  # BGR
 # A camera that guards no door still alerts on blocklisted and missing people, with the Door defaults.
 DEFAULT_DOOR = Door()
 UNKNOWN_FACE = "Unknown face: matches nobody enrolled"
+WHOLE_FRAME = (0.0, 0.0, 1.0, 1.0)
 
 Stages = dict[str, float]  # stage name -> seconds
 
@@ -107,7 +109,7 @@ def process_frame(
     if time.time() - captured_at > settings.FACEGATE_MAX_FRAME_AGE_S:
         record_frame_stats(camera_id, stale=1)
         return []
-    camera = Camera.objects.select_related("door").filter(pk=camera_id, enabled=True).first()
+    camera = Camera.objects.select_related("door", "health").filter(pk=camera_id, enabled=True).first()
     if camera is None:
         logger.info("Frame %s dropped: camera %s is gone or disabled.", frame_id, camera_id)
         return []
@@ -117,24 +119,78 @@ def process_frame(
         logger.warning("Frame %s of camera %s is unreadable: %s", frame_id, camera_id, error)
         record_frame_stats(camera_id, corrupt=1)
         return []
+    search = search_plan(camera, pixels.shape[:2], captured_at)
     with _timed(stages, "recognise"):
-        sightings = recognise(pixels, camera, engine, gallery, scoring(camera.match_threshold))
+        sightings = recognise(pixels, camera, engine, gallery, scoring(camera.match_threshold), search.areas)
     events: list[Event] = []
     if sightings:
         with _timed(stages, "decide"):
             events = decide(camera, sightings, pixels, captured_at, frame_id, stages)
         # The door commands and alerts run as the decision commits, inside the timing above.
         stages["decide"] -= stages.get("publish", 0.0)
-    record_frame_stats(camera_id, analysed=1)
+    record_frame_stats(
+        camera_id,
+        analysed=1,
+        region_searched_at=datetime.fromtimestamp(captured_at, UTC) if search.whole_region else None,
+    )
     return events
 
 
+@dataclass(frozen=True)
+class SearchPlan:
+    """Where the engine looks for faces in one frame: `areas` (None: the whole frame), and whether that is
+    the camera's whole detection region or only around the faces it follows."""
+
+    areas: list[SearchArea] | None
+    whole_region: bool
+
+
+def search_plan(camera: Camera, frame_size: tuple[int, int], captured_at: float) -> SearchPlan:
+    """Around the faces the camera follows, as long as its whole detection region was searched within its
+    `rescan_interval_ms` of frame time; else the whole region (the whole frame when the region is)."""
+    from recognition.pipeline import SearchArea  # torch loads with the engine, not with this module
+
+    height, width = frame_size
+    left, top, right, bottom = camera.detection_region
+    region = None if camera.detection_region == WHOLE_FRAME else [
+        SearchArea((left * width, top * height, right * width, bottom * height))
+    ]  # fmt: skip
+    whole = SearchPlan(region, whole_region=True)
+    searched_at = getattr(_health(camera), "region_searched_at", None)
+    if not camera.rescan_interval_ms or searched_at is None:
+        return whole
+    elapsed = captured_at - searched_at.timestamp()
+    if not 0 <= elapsed < camera.rescan_interval_ms / 1000:
+        return whole
+    at = datetime.fromtimestamp(captured_at, UTC)
+    since = at - timedelta(seconds=_window(camera.door).window_seconds)
+    followed = Track.objects.filter(camera=camera, last_seen_at__gte=since).values_list("box", "last_seen_at")
+    areas = [
+        SearchArea(follow_area(tuple(box), (at - seen_at).total_seconds()), face_width=box[2] - box[0])
+        for box, seen_at in followed
+    ]
+    return SearchPlan(areas, whole_region=False) if areas else whole
+
+
+def _health(camera: Camera) -> CameraHealth | None:
+    try:
+        return camera.health
+    except CameraHealth.DoesNotExist:
+        return None
+
+
 def recognise(
-    pixels: np.ndarray, camera: Camera, engine: Engine, gallery: Gallery, scoring: Scoring
+    pixels: np.ndarray,
+    camera: Camera,
+    engine: Engine,
+    gallery: Gallery,
+    scoring: Scoring,
+    areas: list[SearchArea] | None = None,
 ) -> list[Sighting]:
-    """The faces of the frame no smaller than the camera's `min_face_size`, with whom each matches."""
+    """The faces of the frame (of `areas` of it, when given) no smaller than the camera's `min_face_size`,
+    with whom each matches."""
     sightings = []
-    for face, identification in identify(pixels, engine, gallery, scoring, camera.min_face_size):
+    for face, identification in identify(pixels, engine, gallery, scoring, camera.min_face_size, areas):
         box = tuple(float(edge) for edge in face.box)
         if identification.matches:
             best = identification.matches[0]
