@@ -38,7 +38,7 @@ urlpatterns = [
         name="person-list-remove",
     ),
     path("samples/<int:pk>/card/", people.SampleCardView.as_view(), name="sample-card"),
-    path("samples/<int:pk>/overlay.png", people.SampleOverlayView.as_view(), name="sample-overlay"),
+    path("samples/<int:pk>/overlay.jpg", people.SampleOverlayView.as_view(), name="sample-overlay"),
     path("samples/<int:pk>/chips/<int:face>.png", people.SampleChipView.as_view(), name="sample-chip"),
     path("samples/<int:pk>/delete/", people.DeleteSampleView.as_view(), name="sample-delete"),
     path("watchlists/", watchlists.AllowListView.as_view(), name="allow-list"),

@@ -23,7 +23,14 @@ from access.core.images import rgb_pixels
 from access.people import services
 from access.people.filtersets import PersonFilterSet
 from access.people.models import Consent, ConsentRequired, FaceSample, Person
-from access.people.overlay import PARSING_COLOURS, FaceOverlay, png, read_overlay, render_overlay
+from access.people.overlay import (
+    PARSING_COLOURS,
+    FaceOverlay,
+    drawing_jpeg,
+    png,
+    read_overlay,
+    render_overlay,
+)
 from access.watchlists.forms import AllowEntryForm, BlockEntryForm, MissingEntryForm
 from access.watchlists.models import AllowEntry, BlockEntry, MissingEntry
 from recognition.config import EngineConfig, QualityConfig
@@ -323,7 +330,7 @@ class SampleOverlayView(SampleView):
         faces = stored_overlay(sample)
         with sample.image.open() as photo:
             pixels = rgb_pixels(photo.read())
-        return _png_response(render_overlay(pixels, faces))
+        return _private_image(drawing_jpeg(render_overlay(pixels, faces)), "image/jpeg")
 
 
 class SampleChipView(SampleView):
@@ -333,7 +340,7 @@ class SampleChipView(SampleView):
         faces = stored_overlay(self.get_object())
         if not 0 <= kwargs["face"] < len(faces):
             raise Http404(f"The photo has {len(faces)} faces; there is no face {kwargs['face']}.")
-        return _png_response(faces[kwargs["face"]].chip)
+        return _private_image(png(faces[kwargs["face"]].chip), "image/png")
 
 
 class DeleteSampleView(SampleView):
@@ -356,8 +363,9 @@ def stored_overlay(sample: FaceSample) -> list[FaceOverlay]:
         return read_overlay(stored.read())
 
 
-def _png_response(pixels) -> HttpResponse:
-    return HttpResponse(png(pixels), content_type="image/png", headers={"Cache-Control": "private, no-store"})
+def _private_image(data: bytes, content_type: str) -> HttpResponse:
+    """A picture of someone's face: kept by no cache."""
+    return HttpResponse(data, content_type=content_type, headers={"Cache-Control": "private, no-store"})
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.urls import reverse
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
-from access.core.images import decode_image
+from access.core.images import decode_image, rgb_pixels
 from access.people import services
 from access.people.models import FaceSample
-from access.people.overlay import read_overlay
+from access.people.overlay import png, read_overlay, render_overlay
 from recognition import tasks
 from tests.access.conftest import FACEDATA, IDENTITIES, make_user
 
@@ -44,9 +44,9 @@ def enrolled(person, photo: Path) -> FaceSample:
     return FaceSample.objects.get(pk=sample.pk)
 
 
-def png_of(response) -> Image.Image:
+def image_of(response, content_type: str) -> Image.Image:
     assert response.status_code == 200
-    assert response["Content-Type"] == "image/png"
+    assert response["Content-Type"] == content_type
     assert response["Cache-Control"] == "private, no-store"
     return Image.open(BytesIO(response.content))
 
@@ -68,9 +68,10 @@ def test_an_enrolled_sample_shows_its_verdict_and_what_the_pipeline_saw(operator
     assert 'class="fail"' not in card
     assert "skin" in page and "hair" in page, "the parsing legend"
 
-    overlay = png_of(operator.get(reverse("dashboard:sample-overlay", args=[sample.pk])))
+    served = operator.get(reverse("dashboard:sample-overlay", args=[sample.pk]))
+    overlay = image_of(served, "image/jpeg")
     assert overlay.width >= 480
-    chip = png_of(operator.get(reverse("dashboard:sample-chip", args=[sample.pk, 0])))
+    chip = image_of(operator.get(reverse("dashboard:sample-chip", args=[sample.pk, 0])), "image/png")
     [stored] = read_overlay(sample.overlay.read())
     np.testing.assert_array_equal(np.asarray(chip.convert("RGB")), stored.chip)
     assert operator.get(reverse("dashboard:sample-chip", args=[sample.pk, 1])).status_code == 404
@@ -86,7 +87,22 @@ def test_a_rejected_group_photo_shows_the_reason_and_every_face(operator, person
     assert '<tr class="fail"><th>Faces found</th><td>2</td><td class="limit">exactly 1</td></tr>' in card
     for face in (0, 1):
         assert reverse("dashboard:sample-chip", args=[sample.pk, face]) in card
-    assert png_of(operator.get(reverse("dashboard:sample-overlay", args=[sample.pk]))).width >= 480
+    overlay = operator.get(reverse("dashboard:sample-overlay", args=[sample.pk]))
+    assert image_of(overlay, "image/jpeg").width >= 480
+
+
+def test_the_drawing_is_served_as_a_light_jpeg_that_keeps_its_lines(operator, person):
+    sample = enrolled(person, PHOTO)
+    with sample.image.open() as photo:
+        drawn = render_overlay(rgb_pixels(photo.read()), read_overlay(sample.overlay.read()))
+
+    served = operator.get(reverse("dashboard:sample-overlay", args=[sample.pk])).content
+
+    jpeg = Image.open(BytesIO(served))
+    assert JpegImagePlugin.get_sampling(jpeg) == 0, "colour at full resolution (4:4:4), as thin lines need"
+    error = np.abs(np.asarray(jpeg.convert("RGB"), dtype=float) - drawn).mean()
+    assert error < 2.5, f"the JPEG is {error:.2f} levels off the drawing on average"
+    assert len(served) * 3 < len(png(drawn)), f"{len(served)} bytes: not much lighter than the lossless PNG"
 
 
 def test_a_photo_without_a_face_has_no_overlay(operator, person):
