@@ -142,6 +142,34 @@ def detector_at(revision: str) -> FaceDetector:
     return module.FaceDetector()
 
 
+def direct_multiply_adds(detector: FaceDetector, frame: np.ndarray, min_face_size: int) -> dict[str, float]:
+    """Multiply-adds the network's convolutions would take, done directly, on the rows of the tiled pyramid
+    that a frame's search for faces of `min_face_size` px and more runs: strided layers, stride-1 layers."""
+    from recognition.models.detector import levels_for, search_levels, tiled_pyramid
+
+    layout = tiled_pyramid(*frame.shape[:2], detector._padding, detector._outer_padding)
+    layout = search_levels(layout, *levels_for(min_face_size, None), detector.decoding)
+    pixels = (layout.rows[1] - layout.rows[0]) * layout.width
+    work, stride = {"strided": 0.0, "stride 1": 0.0}, 1
+    for conv in (module for module in detector.net.modules() if isinstance(module, torch.nn.Conv2d)):
+        stride *= conv.stride[0]
+        kind = "strided" if conv.stride[0] > 1 else "stride 1"
+        work[kind] += pixels / stride**2 * conv.weight.numel()
+    return work
+
+
+def matmul_rate(seconds: float = 1.0, size: int = 1024) -> float:
+    """Multiply-adds per second of a float32 matrix product on torch's threads: the most the convolutions,
+    which oneDNN lowers to such products, can get from these cores."""
+    a, b = torch.rand(size, size), torch.rand(size, size)
+    a @ b
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        done += 1
+    return done * size**3 / (time.perf_counter() - start)
+
+
 def bench_detector(rounds: int, against: str | None = None) -> list[Row]:
     """Per image and per face on the same photos, then the 640x480 frame with the pyramid bounded.
 
@@ -185,6 +213,14 @@ def bench_detector(rounds: int, against: str | None = None) -> list[Row]:
     if against:
         speed_up = seconds[revision] / seconds[this_tree]
         print(f"  this tree is {speed_up:.2f}x as fast as {against} on the frame")
+    work, rate = direct_multiply_adds(detector, frame, 80), matmul_rate()
+    strided_ms, all_ms = 1000 * work["strided"] / rate, 1000 * sum(work.values()) / rate
+    print(
+        f"  arithmetic floor, faces 80.. px: {work['strided'] / 1e9:.2f} G multiply-adds in the strided "
+        f"convs and {work['stride 1'] / 1e9:.2f} G in the stride-1 ones, done directly; at this machine's "
+        f"float32 matrix product rate ({rate / 1e9:.1f} G/s on {torch.get_num_threads()} threads) the "
+        f"strided ones alone take {strided_ms:.1f} ms and all of them {all_ms:.1f} ms"
+    )
     return [
         Row(name, faces[reference or name], seconds[name], reference)
         for name, (_, _, reference) in variants.items()
