@@ -17,9 +17,14 @@ class DashboardAccess(LoginRequiredMixin, PermissionRequiredMixin):
 
     login_url = reverse_lazy("dashboard:login")
     permission_required = WATCH_PERMISSION
+    section = ""  # the navigation link marked as the current page
 
     def get_context_data(self, **kwargs) -> dict[str, Any]:
-        return {**super().get_context_data(**kwargs), "can_act": self.request.user.has_perm(ACT_PERMISSION)}
+        return {
+            **super().get_context_data(**kwargs),
+            "can_act": self.request.user.has_perm(ACT_PERMISSION),
+            "section": self.section,
+        }
 
 
 def model_permission(model: type[Model], action: str) -> str:

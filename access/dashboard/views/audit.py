@@ -25,6 +25,7 @@ LOCAL_DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%
 
 
 class AuditLogView(DashboardAccess, ListView):
+    section = "audit"
     template_name = "dashboard/audit/log.html"
     permission_required = "audit.view_auditlog"
     paginate_by = PAGE_SIZE

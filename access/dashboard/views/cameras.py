@@ -65,6 +65,7 @@ def is_quiet(health: CameraHealth | None, now: datetime) -> bool:
 
 
 class CameraListView(DashboardAccess, SelfRefreshing, TemplateView):
+    section = "cameras"
     template_name = "dashboard/cameras/list.html"
     permission_required = "cameras.view_camera"
 

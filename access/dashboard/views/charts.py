@@ -26,6 +26,7 @@ class HistogramChoice(forms.Form):
 
 class ChartsView(DashboardAccess, TemplateView):
     """Counts of events and alerts: for whoever may read events (viewers included), as the feed is."""
+    section = "charts"
 
     template_name = "dashboard/charts/charts.html"
 

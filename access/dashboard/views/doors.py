@@ -43,6 +43,7 @@ class SelfRefreshing:
 
 
 class DoorListView(DashboardAccess, SelfRefreshing, TemplateView):
+    section = "doors"
     template_name = "dashboard/doors/list.html"
     permission_required = VIEW_DOORS
 
@@ -59,6 +60,7 @@ class DoorListView(DashboardAccess, SelfRefreshing, TemplateView):
 
 class DoorOpenView(DashboardAccess, TemplateView):
     """GET asks for the reason and a confirmation; POST opens the door for its open duration."""
+    section = "doors"
 
     template_name = "dashboard/doors/open.html"
     permission_required = OPEN_DOORS

@@ -23,6 +23,7 @@ def _alerts() -> Any:
 
 class FeedView(DashboardAccess, TemplateView):
     """The latest events and the open alerts; the page then follows the live stream from where it rendered."""
+    section = "feed"
 
     template_name = "dashboard/feed.html"
 

@@ -66,6 +66,7 @@ LISTS = {
 
 class PersonListView(DashboardAccess, ListView):
     """Everyone, searchable by name or external ID (the API's filter), with consent, photos and lists."""
+    section = "people"
 
     permission_required = "people.view_person"
     template_name = "dashboard/people/list.html"
@@ -102,6 +103,7 @@ class PersonListView(DashboardAccess, ListView):
 
 class PersonCreateView(DashboardAccess, CreateView):
     """A new person, and their consent when it is given now."""
+    section = "people"
 
     permission_required = "people.add_person"
     template_name = "dashboard/people/form.html"
@@ -132,6 +134,7 @@ class PersonCreateView(DashboardAccess, CreateView):
 
 
 class PersonUpdateView(DashboardAccess, UpdateView):
+    section = "people"
     permission_required = "people.change_person"
     template_name = "dashboard/people/form.html"
     form_class = PersonForm
@@ -150,6 +153,7 @@ class PersonUpdateView(DashboardAccess, UpdateView):
 
 class PersonView(DashboardAccess, DetailView):
     """One person: consent, lists, and each enrollment photo with its verdict and what the pipeline saw."""
+    section = "people"
 
     permission_required = "people.view_person"
     template_name = "dashboard/people/detail.html"

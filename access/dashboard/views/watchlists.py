@@ -23,6 +23,7 @@ from .access import DashboardAccess, model_permission
 
 class ListPage(DashboardAccess, TemplateView):
     """One list and the form that adds to it: reading needs the model's `view` right, adding its `add`."""
+    section = "watchlists"
 
     model: type[Model]
     form_class: type[ModelForm]
@@ -103,6 +104,7 @@ class MissingListView(ListPage):
 class AllowEntryEditView(DashboardAccess, RedirectURLMixin, UpdateView):
     """An allow entry's door, validity, weekly hours and note changed; back to the page it was opened from
     (`?next=`, on this site only), else the allow list."""
+    section = "watchlists"
 
     model = AllowEntry
     form_class = AllowEntryForm

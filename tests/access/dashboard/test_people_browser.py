@@ -162,6 +162,8 @@ def test_enroll_from_a_photo_then_a_camera_frame_of_them_is_granted_live(
     grant = push_until_decided(camera, PROBE_PHOTO, celery_worker)
 
     assert (grant.decision, grant.person, grant.door) == ("grant", person, door)
+    left, top, right, bottom = grant.face_box  # where the face was, for the cameras page to draw
+    assert 0 <= left < right <= 1 and 0 <= top < bottom <= 1, grant.face_box
     row = browser.wait_for(
         lambda driver: driver.find_element(By.CSS_SELECTOR, f'[data-event-id="{grant.pk}"]'),
         "the grant in the live feed",

@@ -101,17 +101,23 @@
     const banner = button.closest("[data-alert-id]");
     const note = banner.querySelector("input.note");
     button.disabled = true;
-    const response = await fetch(button.dataset.action, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
-      body: JSON.stringify(button.classList.contains("resolve") ? { note: note.value } : {}),
-    });
-    if (!response.ok) {
-      const problem = await response.json().catch(() => ({}));
-      window.alert("The alert could not be updated: " + (problem.detail || response.status));
+    try {
+      const response = await fetch(button.dataset.action, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+        body: JSON.stringify(button.classList.contains("resolve") ? { note: note.value } : {}),
+      });
+      if (!response.ok) {
+        const problem = await response.json().catch(() => ({}));
+        window.alert("The alert could not be updated: " + (problem.detail || response.status));
+      }
+      // The stream also reports the change; refreshing now answers the click at once.
+      await showAlert(banner.dataset.alertId);
+    } catch (error) {
+      window.alert("The alert could not be updated: the server did not answer (" + error.message + ")");
+    } finally {
+      button.disabled = false; // the button can be pressed again when the banner it sits in stays
     }
-    // The stream also reports the change; refreshing now answers the click at once.
-    await showAlert(banner.dataset.alertId);
   });
 })();
