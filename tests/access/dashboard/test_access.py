@@ -71,3 +71,26 @@ def test_a_resolved_alert_has_no_banner(client, alert):
 def test_an_unknown_event_row_is_404(client):
     client.force_login(make_user("viewer"))
     assert client.get(reverse("dashboard:event-row", args=[999999])).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("page", "link"),
+    [
+        ("dashboard:feed", "Live feed"),
+        ("dashboard:people", "People"),
+        ("dashboard:person-add", "People"),
+        ("dashboard:block-list", "Watchlists"),
+        ("dashboard:doors", "Doors"),
+        ("dashboard:cameras", "Cameras"),
+        ("dashboard:charts", "Charts"),
+        ("dashboard:audit", "Audit log"),
+    ],
+)
+def test_the_navigation_marks_the_page_it_is_on(client, page, link):
+    client.force_login(make_user("admin"))
+
+    html = client.get(reverse(page)).content.decode()
+
+    nav = html[html.index("<nav"):html.index("</nav>")]
+    assert nav.count('aria-current="page"') == 1
+    assert f'aria-current="page">{link}</a>' in nav

@@ -85,3 +85,41 @@ def test_the_block_and_missing_lists_with_members(browser, person, person_withou
         "the case to close",
     )
     assert MissingEntry.objects.get().closed_at is not None
+
+
+def test_an_operator_edits_an_allow_entry_from_the_person_page(browser, person, door):
+    entry = AllowEntry.objects.create(person=person, door=door, note="Day shift")
+    BlockEntry.objects.create(person=person, reason="Left a door propped open")
+    make_user("operator")
+    browser.log_in("operator-user", PASSWORD)
+    browser.open(f"/dashboard/people/{person.pk}/")
+
+    listed = f'[data-list="allow"] [data-entry-id="{entry.pk}"]'
+    browser.driver.find_element(By.CSS_SELECTOR, f"{listed} a.edit-entry").click()
+    form = browser.wait_for(lambda driver: driver.find_element(By.ID, "edit-entry"), "the edit page")
+    assert browser.driver.find_element(By.NAME, "person").get_attribute("disabled") == "true"
+    form.find_element(By.CSS_SELECTOR, 'input[name="weekdays"][value="5"]').click()
+    for name, value in (("starts_at", "10:00"), ("ends_at", "16:00")):
+        browser.driver.execute_script(
+            "arguments[0].value = arguments[1];", form.find_element(By.NAME, name), value
+        )
+    note = form.find_element(By.NAME, "note")
+    note.clear()
+    note.send_keys("Saturday cover")
+    browser.screenshot("watchlist-allow-edit-tablet", TABLET)
+    assert page_overflow(browser) <= 0, "the edit page scrolls sideways at tablet width"
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    allow_list = browser.wait_for(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, '[data-list="allow"]'), "the person page again"
+    )
+    assert browser.driver.current_url.endswith(f"/dashboard/people/{person.pk}/#lists")
+    assert "Saturday 10:00-16:00" in allow_list.text and "Saturday cover" in allow_list.text
+    assert list(entry.schedule.values_list("weekday", "starts_at", "ends_at")) == [(5, time(10), time(16))]
+
+    block = browser.driver.find_element(By.CSS_SELECTOR, '[data-list="block"] li[data-entry-id]')
+    assert not block.find_element(By.CSS_SELECTOR, "button.remove").is_displayed(), "removing asks first"
+    block.find_element(By.CSS_SELECTOR, "details.remove-entry summary").click()
+    block.find_element(By.CSS_SELECTOR, "button.remove").click()
+    browser.wait_for(lambda _: not BlockEntry.objects.exists(), "the block to be removed")
+    assert AllowEntry.objects.filter(pk=entry.pk).exists()
