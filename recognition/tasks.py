@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
+from celery.signals import worker_init, worker_process_init
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
@@ -241,6 +242,43 @@ def process_frame(
     stages_ms = {stage: round(seconds * 1000, 1) for stage, seconds in stages.items()}
     logger.debug("Frame %s of camera %s: events %s, ms per stage %s", frame_id, camera_id, events, stages_ms)
     return {"events": [event.pk for event in events], "stages_ms": stages_ms}
+
+
+def warm_up(task: RecognitionTask) -> None:
+    """Make a worker process ready for its first frame: load the models, run them once on a real 640x480
+    frame (the demo's public-domain NASA portrait, shipped with scikit-image) over the whole frame and around
+    its face, read the cohort and sync the gallery, so the first frame after a restart is as fast as the next.
+    """
+    from skimage import data
+
+    from recognition.pipeline import SearchArea
+
+    portrait = np.ascontiguousarray(np.pad(data.astronaut(), ((0, 0), (64, 64), (0, 0)), mode="edge")[:480])
+    engine = task.engine
+    faces = engine.analyse(portrait)
+    areas = [SearchArea(face.box, face_width=face.width) for face in faces]
+    engine.analyse_areas(portrait, areas or [SearchArea((0, 0, portrait.shape[1], portrait.shape[0]))])
+    task.scoring()
+    task.synced_gallery()
+
+
+@worker_init.connect(dispatch_uid="facegate.recognition.warm_up_pool_processes")
+def _warm_up_pool_processes(**_kwargs) -> None:
+    # Connected as the worker starts, so that it runs after the handler Celery's Django fixup connects then,
+    # which drops the database connections a pool process inherits: the warm-up opens its own.
+    worker_process_init.connect(
+        _warm_up_pool_process, dispatch_uid="facegate.recognition.warm_up", weak=False
+    )
+
+
+def _warm_up_pool_process(**_kwargs) -> None:
+    started = time.perf_counter()
+    try:
+        warm_up(process_frame)
+    except Exception:  # a worker that could not warm up still works, its first frame is merely slow
+        logger.exception("Warming the recognition engine up failed; it loads on the first frame instead.")
+        return
+    logger.info("Recognition engine warmed up in %.1f s.", time.perf_counter() - started)
 
 
 @shared_task

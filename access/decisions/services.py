@@ -220,10 +220,11 @@ def decide(
         Camera.objects.select_for_update().filter(pk=camera.pk).first()
         if door is not None:
             Door.objects.select_for_update().filter(pk=door.pk).first()
-        Track.objects.filter(
-            camera=camera, last_seen_at__lt=at - timedelta(seconds=window.window_seconds)
-        ).delete()
         tracks = list(Track.objects.filter(camera=camera).order_by("pk"))
+        ended = at - timedelta(seconds=window.window_seconds)
+        if any(track.last_seen_at < ended for track in tracks):
+            Track.objects.filter(camera=camera, last_seen_at__lt=ended).delete()
+            tracks = [track for track in tracks if track.last_seen_at >= ended]
         if any(seen["frame"] == frame_id for track in tracks for seen in track.observations):
             return []
         assigned = match_boxes([tuple(track.box) for track in tracks], [seen.box for seen in sightings])
