@@ -298,3 +298,30 @@ def test_without_a_camera_the_page_says_so(browser, person):
     assert status.startswith("The camera could not be opened: ")
     assert browser.driver.find_element(By.ID, "webcam").get_attribute("hidden") == "true"
     assert not FaceSample.objects.exists()
+
+
+CARD_FETCHES = """
+return performance.getEntriesByType("resource")
+  .filter(entry => entry.name.includes(arguments[0])).map(entry => entry.startTime);
+"""
+
+
+def fetched_three_times(browser, url: str) -> list[float] | None:
+    """When the page has fetched `url` three times or more, the times it did (ms); else None."""
+    times = browser.driver.execute_script(CARD_FETCHES, url)
+    return times if len(times) >= 3 else None
+
+
+def test_a_pending_card_is_asked_for_less_and_less_often(browser, person, photo_bytes):
+    sample, _ = services.store_sample(person, decode_image(photo_bytes), enqueue=False)  # no worker takes it
+    make_user("operator")
+    browser.log_in("operator-user", PASSWORD)
+    browser.open(reverse("dashboard:person", args=[person.pk]))
+    card_url = reverse("dashboard:sample-card", args=[sample.pk])
+
+    asked_at = browser.wait_for(
+        lambda _: fetched_three_times(browser, card_url), "the card to be asked for three times"
+    )
+    first_wait, second_wait = asked_at[1] - asked_at[0], asked_at[2] - asked_at[1]
+    assert second_wait > first_wait * 1.3, f"waits of {first_wait:.0f} then {second_wait:.0f} ms: no back-off"
+    assert browser.driver.find_element(By.ID, f"sample-{sample.pk}").get_attribute("data-state") == "pending"
