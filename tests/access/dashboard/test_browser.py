@@ -170,3 +170,20 @@ def test_a_viewer_watches_but_cannot_act_or_reach_admin_pages(browser, camera, p
         assert "/admin/login/" in browser.driver.current_url, f"a viewer reached {admin_page}"
     browser.screenshot("viewer-admin-refused")
     assert Alert.objects.get(pk=alert.pk).state == Alert.State.NEW
+
+
+def test_a_feed_whose_session_ended_says_so_and_shows_no_sign_in_page_as_a_row(browser, camera):
+    make_user("viewer")
+    browser.log_in("viewer-user", PASSWORD)
+    browser.wait_until_live()
+    browser.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})  # signed out, as by an expired session
+
+    later = new_event(camera)
+
+    status = browser.wait_for(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, '#stream-status[data-state="signed-out"]'),
+        "the page to say the session has ended",
+    )
+    assert status.text == "Signed out: reload the page to sign in again"
+    assert not browser.driver.find_elements(By.CSS_SELECTOR, f'[data-event-id="{later.pk}"]')
+    assert browser.driver.find_elements(By.CSS_SELECTOR, "#events > li.empty"), "nothing was put in the feed"

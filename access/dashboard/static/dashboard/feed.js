@@ -14,6 +14,11 @@
 
   async function fetchFragment(url) {
     const response = await fetch(url, { credentials: "same-origin" });
+    if (response.redirected) {
+      // Sent to the sign-in page: the session has ended. Its page is no fragment to put in the feed.
+      setStreamStatus("signed-out", "Signed out: reload the page to sign in again");
+      throw new Error(url + " was redirected to " + response.url);
+    }
     if (!response.ok) {
       throw new Error(url + " answered " + response.status);
     }
@@ -81,7 +86,15 @@
 
   const stream = new EventSource(events.dataset.streamUrl);
   stream.onopen = () => setStreamStatus("live", "Live");
-  stream.onerror = () => setStreamStatus("connecting", "Reconnecting…");
+  stream.onerror = () => {
+    if (streamStatus.dataset.state === "signed-out") {
+      stream.close();
+    } else if (stream.readyState === EventSource.CLOSED) {
+      setStreamStatus("closed", "Disconnected: reload the page");
+    } else {
+      setStreamStatus("connecting", "Reconnecting…");
+    }
+  };
   stream.addEventListener("event", (message) => {
     showEvent(JSON.parse(message.data).id).catch(console.error);
   });
