@@ -192,14 +192,18 @@ def test_removing_is_a_post(operator_client, block):
     assert BlockEntry.objects.filter(pk=block.pk).exists()
 
 
-def test_changes_need_the_csrf_token(person, block):
+def test_changes_need_the_csrf_token(person, door, block):
     client = Client(enforce_csrf_checks=True)
     client.force_login(make_user("operator"))
+    entry = AllowEntry.objects.create(person=person, door=door, note="Day shift")
 
     assert client.post(reverse("dashboard:block-remove", args=[block.pk])).status_code == 403
     form = {"person": person.pk, "reason": "Shouted"}
     assert client.post(reverse("dashboard:block-list"), form).status_code == 403
     assert list(BlockEntry.objects.all()) == [block]
+    edit = {"door": door.pk, "valid_from": "2026-01-05T08:00", "note": "Night shift"}
+    assert client.post(reverse("dashboard:allow-edit", args=[entry.pk]), edit).status_code == 403
+    assert AllowEntry.objects.get().note == "Day shift"
 
 
 def test_list_changes_are_audited_with_who_made_them(client, person, block):
