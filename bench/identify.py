@@ -69,11 +69,12 @@ from recognition.calibration import (
     MIN_COHORT_SIZE,
     CohortNormaliser,
 )
+from recognition.config import cache_dir
 from recognition.gallery import Gallery, ScoreNormaliser
 from recognition.keypoints import ALIGNMENT_TEMPLATE, ParsingKeypoints, points_from_box
 from recognition.models.facecode import CHIP_SIZE
 from recognition.models.landmarks import LandmarkPredictor
-from recognition.models.weights import KINDS, cache_dir, dat_path
+from recognition.models.weights import KINDS, dat_path
 from recognition.pipeline import Engine, engine
 from recognition.types import Face
 

@@ -16,12 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recognition.models.weights import cache_dir
 from recognition.operating_point import COHORT_THRESHOLD, DEFAULT_THRESHOLD
 
 __all__ = ["ConfigError", "EngineConfig", "QualityConfig"]
 
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def cache_dir() -> Path:
+    """Where converted weights and bench caches live: $FACEGATE_CACHE_DIR, else ~/.cache/facegate."""
+    return Path(os.environ.get("FACEGATE_CACHE_DIR") or Path.home() / ".cache" / "facegate")
 
 
 class ConfigError(ValueError):

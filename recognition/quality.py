@@ -91,14 +91,13 @@ def yaw(keypoints: Mapping[str, Point]) -> float:
     return math.degrees(math.atan(offset / half_distance / NOSE_DEPTH_RATIO))
 
 
-def _has_pose(keypoints: Mapping[str, Point]) -> bool:
-    sides = [any(name.startswith(f"{side}_eye_") for name in keypoints) for side in ("left", "right")]
-    return all(sides) and "nose_base" in keypoints
+def _has_eyes(keypoints: Mapping[str, Point]) -> bool:
+    return all(any(name.startswith(f"{side}_eye_") for name in keypoints) for side in ("left", "right"))
 
 
 def face_figures(face: Face) -> dict[str, float]:
-    """The quality figures of one analysed face (box, score, keypoints and chip filled in). Yaw and roll
-    need both eyes and the nose base; a face occluded there has none. `occluded` (1 or 0) is there when the
+    """The quality figures of one analysed face (box, score, keypoints and chip filled in). Roll needs both
+    eyes and yaw the nose base too; an occluded face has neither. `occluded` (1 or 0) is there when the
     keypoint model judged visibility."""
     if face.chip is None or not face.keypoints:
         raise ValueError("the face needs keypoints and a chip: analyse it with the engine first")
@@ -107,8 +106,10 @@ def face_figures(face: Face) -> dict[str, float]:
         "sharpness": sharpness(face.chip),
         "detector_score": float(face.score),
     }
-    if _has_pose(face.keypoints) and not (face.visibility and face.visibility.occluded):
-        figures |= {"yaw": yaw(face.keypoints), "roll": roll(face.keypoints)}
+    if _has_eyes(face.keypoints) and not (face.visibility and face.visibility.occluded):
+        figures["roll"] = roll(face.keypoints)
+        if "nose_base" in face.keypoints:
+            figures["yaw"] = yaw(face.keypoints)
     if face.visibility is not None:
         figures["occluded"] = float(face.visibility.occluded)
     return figures
@@ -123,16 +124,18 @@ def assess(faces: Sequence[Face], config: QualityConfig) -> QualityVerdict:
         return QualityVerdict({"face_count": float(len(faces))}, (reason,))
     (face,) = faces
     figures = {"face_count": 1.0, **face_figures(face)}
-    reasons = [
-        f"{occlusion}: enrollment needs the whole face uncovered and in the frame"
-        for occlusion in (face.visibility.occlusions if face.visibility else ())
-    ]
+    blurred = figures["sharpness"] < config.min_sharpness
+    # a blurred face's parts cannot be judged: the blur is the reason then, not a part it seems to lack
+    occlusions = face.visibility.occlusions if face.visibility and not blurred else ()
+    reasons = [f"{part}: enrollment needs the whole face uncovered and in the frame" for part in occlusions]
+    if not occlusions and not blurred and not {"yaw", "roll"} <= set(figures):
+        reasons.append("the eyes and nose could not be located: look straight at the camera")
     if figures["face_size"] < config.min_face_size:
         reasons.append(
             f"the face is {figures['face_size']:.0f} px wide, enrollment needs at least "
             f"{config.min_face_size} px: come closer or use a larger photo"
         )
-    if figures["sharpness"] < config.min_sharpness:
+    if blurred:
         reasons.append(
             f"the face is blurred (sharpness {figures['sharpness']:.0f}, at least {config.min_sharpness:g} "
             "needed): hold the camera still and focus on the face"

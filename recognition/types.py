@@ -7,6 +7,12 @@ import numpy as np
 
 Point = tuple[float, float]
 
+# The face parser's pixel classes (LaPa / Helen scheme, image-left = left), indexed by `Parsing.labels`.
+CLASSES = (
+    "background", "skin", "left_brow", "right_brow", "left_eye", "right_eye",
+    "nose", "upper_lip", "inner_mouth", "lower_lip", "hair",
+)  # fmt: skip
+
 
 @dataclass
 class Parsing:

@@ -14,8 +14,7 @@ from io import BytesIO
 import cv2
 import numpy as np
 
-from recognition.models.parser import CLASSES
-from recognition.types import Face, Parsing, Point
+from recognition.types import CLASSES, Face, Parsing, Point
 
 __all__ = [
     "PARSING_COLOURS",

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recognition.models.weights import COMMITTED, load_committed
-from recognition.types import Face, Parsing
+from recognition.types import CLASSES, Face, Parsing
 
 __all__ = [
     "CLASSES",
@@ -35,10 +35,6 @@ __all__ = [
     "fold_batchnorm",
 ]
 
-CLASSES = (
-    "background", "skin", "left_brow", "right_brow", "left_eye", "right_eye",
-    "nose", "upper_lip", "inner_mouth", "lower_lip", "hair",
-)  # fmt: skip
 CROP_SIZE = 160  # the committed weights' crop side
 DEFAULT_PARSER = "parser_plain"  # the committed weights' architecture
 CROP_MARGIN = 0.5  # added on every side, times the box's longer side: the detector box is brows-to-chin

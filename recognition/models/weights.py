@@ -19,11 +19,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from recognition.config import cache_dir
+
 __all__ = [
     "COMMITTED",
     "KINDS",
     "WeightsKind",
-    "cache_dir",
     "dat_path",
     "load_committed",
     "load_state_dict",
@@ -65,10 +66,6 @@ def dat_path(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: reinstall face_recognition_models")
     return path
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("FACEGATE_CACHE_DIR") or Path.home() / ".cache" / "facegate")
 
 
 def load_state_dict(kind: str) -> dict[str, torch.Tensor]:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from recognition.checks import engine_check
-from recognition.config import ConfigError, EngineConfig, QualityConfig
-from recognition.models.weights import KINDS, cache_dir
+from recognition.config import ConfigError, EngineConfig, QualityConfig, cache_dir
+from recognition.models.weights import KINDS
 
 
 def test_the_defaults_are_what_an_empty_environment_gives():
