@@ -8,9 +8,11 @@ from access.alerts.models import Alert
 from access.events.models import Event
 from access.live.stream import latest_change_id
 
-from .access import DashboardAccess
+from .access import WATCH_PERMISSION, DashboardAccess
 
 FEED_LENGTH = 50
+# Alerts are read with their own right, as through the API (viewers, operators and admins hold it).
+VIEW_ALERTS = "alerts.view_alert"
 
 
 def _events() -> Any:
@@ -36,7 +38,9 @@ class FeedView(DashboardAccess, TemplateView):
             "stream_cursor": cursor,
             "feed_length": FEED_LENGTH,
             "events": _events()[:FEED_LENGTH],
-            "alerts": _alerts().exclude(state=Alert.State.RESOLVED),
+            "alerts": _alerts().exclude(state=Alert.State.RESOLVED)
+            if self.request.user.has_perm(VIEW_ALERTS)
+            else Alert.objects.none(),
         }
 
 
@@ -53,6 +57,7 @@ class AlertBannerView(DashboardAccess, DetailView):
 
     template_name = "dashboard/_alert.html"
     context_object_name = "alert"
+    permission_required = (WATCH_PERMISSION, VIEW_ALERTS)
 
     def get_queryset(self) -> Any:
         return _alerts()

@@ -2,6 +2,8 @@
 device accounts are refused. These run without a browser."""
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from access.alerts.models import Alert
@@ -94,3 +96,16 @@ def test_the_navigation_marks_the_page_it_is_on(client, page, link):
     nav = html[html.index("<nav"):html.index("</nav>")]
     assert nav.count('aria-current="page"') == 1
     assert f'aria-current="page">{link}</a>' in nav
+
+
+def test_alerts_need_their_own_right(client, alert):
+    reader = get_user_model().objects.create_user("events-only", password="unused-pw-123")
+    read_events = Permission.objects.get(codename="view_event", content_type__app_label="events")
+    reader.user_permissions.add(read_events)
+    client.force_login(reader)
+
+    feed = client.get(reverse("dashboard:feed")).content.decode()
+
+    assert f'data-event-id="{alert.event_id}"' in feed
+    assert f'data-alert-id="{alert.pk}"' not in feed
+    assert client.get(reverse("dashboard:alert-banner", args=[alert.pk])).status_code == 403

@@ -100,10 +100,12 @@
   });
   stream.addEventListener("alert", (message) => {
     const alert = JSON.parse(message.data);
-    if (alert.change === "created") {
-      beep();
-    }
-    showAlert(alert.id).catch(console.error);
+    // The sound goes with a banner on the page: none for an alert this account may not see.
+    showAlert(alert.id)
+      .then(() => {
+        if (alert.change === "created") beep();
+      })
+      .catch(console.error);
   });
 
   alerts.addEventListener("click", async (click) => {
