@@ -44,6 +44,8 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["-occurred_at"]
+        # A camera's newest decisions (the cameras page) are read from this index, however many are kept.
+        indexes = [models.Index(fields=["camera", "-occurred_at"], name="event_camera_newest_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(decision__in=["grant", "deny", "alert"]), name="event_decision_valid"
