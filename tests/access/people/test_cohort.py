@@ -243,8 +243,12 @@ def only_face(found: list[tuple[Face, object]]):
     return identification
 
 
+# A genuine face that raw distance turns away and the cohort lets in (measured: distance 0.454, cohort 0.696).
+GENUINE_BEYOND_RAW = IDENTITIES / "Andre_Agassi" / "4.jpg"
+
+
 def test_with_a_cohort_a_genuine_probe_is_let_in_and_a_stranger_is_not(cohort, door_gallery):
-    genuine = read_rgb(IDENTITIES / "Andre_Agassi" / "3.jpg")
+    genuine = read_rgb(GENUINE_BEYOND_RAW)
     stranger = read_rgb(UNKNOWN / "Aaron_Eckhart_0001.jpg")
     scoring = scoring_for(None, cohort)
 
@@ -274,7 +278,7 @@ def test_identify_image_answers_with_the_installed_cohorts_scores(
     cohort, cohort_file, door_gallery, fresh_worker, monkeypatch
 ):
     monkeypatch.setattr(tasks.RecognitionTask, "synced_gallery", lambda task: door_gallery)
-    photo = base64.b64encode((IDENTITIES / "Andre_Agassi" / "3.jpg").read_bytes()).decode("ascii")
+    photo = base64.b64encode(GENUINE_BEYOND_RAW.read_bytes()).decode("ascii")
 
     assert tasks.identify_image(photo)[0]["matches"] == []
     save_cohort(cohort, Engine.model_version)
