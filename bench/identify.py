@@ -75,7 +75,7 @@ from recognition.gallery import Gallery, ScoreNormaliser
 from recognition.keypoints import ALIGNMENT_TEMPLATE, ParsingKeypoints, points_from_box
 from recognition.models.facecode import CHIP_SIZE
 from recognition.models.landmarks import LandmarkPredictor
-from recognition.models.weights import KINDS, dat_path
+from recognition.models.weights import COMMITTED, KINDS, dat_path
 from recognition.pipeline import Engine, engine
 from recognition.types import Face
 
@@ -137,11 +137,13 @@ def shared_photos(facedata: Path = FACEDATA) -> list[Photo]:
 
 
 def codes_version() -> str:
-    """Names the face-code model: its name, the weights files and their converters' versions."""
+    """Names the face-code model: its name, the weights files and their converters' versions, and the
+    committed parser, whose keypoints align the faces."""
     digest = hashlib.sha256(Engine.model_version.encode())
     for kind, spec in sorted(KINDS.items()):
         digest.update(f"{kind}:{spec.version}:".encode())
         digest.update(hashlib.sha256(dat_path(spec.dat_name).read_bytes()).digest())
+    digest.update(hashlib.sha256(COMMITTED["parser"].read_bytes()).digest())
     return digest.hexdigest()[:16]
 
 
