@@ -40,13 +40,13 @@ NAMES = (
     "fasseg_multipose01_personne10148p0p30",
     "fasseg_multipose01_personne11142p0m60",
 )
-FLOORS = {  # the committed weights reach skin .923, hair .892, nose .810, mouth .782, eyes .688, brows .642
-    "skin": ((SKIN,), 0.86),
-    "hair": ((HAIR,), 0.83),
-    "nose": ((NOSE,), 0.74),
-    "mouth": ((MOUTH,), 0.70),
-    "eyes": ((LEFT_EYE, RIGHT_EYE), 0.60),
-    "brows": ((LEFT_BROW, RIGHT_BROW), 0.52),
+FLOORS = {  # the committed weights reach skin .955, hair .949, nose .902, mouth .842, eyes .849, brows .701
+    "skin": ((SKIN,), 0.90),
+    "hair": ((HAIR,), 0.89),
+    "nose": ((NOSE,), 0.84),
+    "mouth": ((MOUTH,), 0.78),
+    "eyes": ((LEFT_EYE, RIGHT_EYE), 0.79),
+    "brows": ((LEFT_BROW, RIGHT_BROW), 0.64),
 }
 
 
