@@ -1,9 +1,11 @@
 """From a camera frame to access decisions: the one function the frame task wraps.
 
 frame -> faces (box, parsing, keypoints, chip, code) -> gallery search -> tracking -> decision -> events.
-Recognition runs outside any transaction; tracking and deciding run under the row locks of the camera and its
-door, so frames handled by several workers at once see each other's tracks and grants; the door opens and
-alerts go out once the decision has committed.
+Faces are looked for only where they can be: in the camera's detection region, and while the camera follows
+faces, only around them, with the whole region searched again every `rescan_interval_ms` of frame time and
+whenever nothing is followed (`search_plan`). Recognition runs outside any transaction; tracking and deciding
+run under the row locks of the camera and its door, so frames handled by several workers at once see each
+other's tracks and grants; the door opens and alerts go out once the decision has committed.
 """
 
 from __future__ import annotations
