@@ -145,7 +145,11 @@ def enqueue_frame(camera_id: int, jpeg: bytes, captured_at: float) -> AsyncResul
         return None
     frame_b64 = base64.b64encode(jpeg).decode("ascii")
     frame_id = f"{camera_id}-{uuid.uuid4().hex}"
-    return process_frame.apply_async(args=[camera_id, frame_b64, captured_at, frame_id], queue=FRAMES_QUEUE)
+    # Celery would otherwise build the task's argument repr (for logs and monitoring) from the whole frame.
+    described = f"({camera_id}, <JPEG of {len(jpeg)} bytes>, {captured_at}, {frame_id!r})"
+    return process_frame.apply_async(
+        args=[camera_id, frame_b64, captured_at, frame_id], queue=FRAMES_QUEUE, argsrepr=described
+    )
 
 
 def receive_pushed_frame(camera: Camera, frame: DecodedImage) -> bool:
