@@ -2,6 +2,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from access.alerts.models import Alert
@@ -9,7 +10,7 @@ from access.doors.models import Door
 from access.events.models import Event
 from access.people.models import Person
 
-from .models import AllowEntry, MissingEntry, ScheduleWindow
+from .models import AllowEntry, BlockEntry, MissingEntry, ScheduleWindow
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,16 @@ def allow_verdict(person: Person, door: Door, at: datetime) -> Verdict:
 
 
 @transaction.atomic
+def with_list_status(people: QuerySet[Person], at: datetime) -> QuerySet[Person]:
+    """`people` annotated with `allowed`, `blocked` and `missing`: whether an entry of each list is in force
+    (a missing case open) for them at `at`."""
+    return people.annotate(
+        allowed=Exists(AllowEntry.objects.in_force(at).filter(person=OuterRef("pk"))),
+        blocked=Exists(BlockEntry.objects.in_force(at).filter(person=OuterRef("pk"))),
+        missing=Exists(MissingEntry.objects.open_at(at).filter(person=OuterRef("pk"))),
+    )
+
+
 def replace_schedule(entry: AllowEntry, windows: list[dict]) -> None:
     """Make `windows` (weekday, starts_at, ends_at) the entry's whole weekly schedule."""
     for window in entry.schedule.all():

@@ -33,6 +33,7 @@ from access.people.overlay import (
 )
 from access.watchlists.forms import AllowEntryForm, BlockEntryForm, MissingEntryForm
 from access.watchlists.models import AllowEntry, BlockEntry, MissingEntry
+from access.watchlists.services import with_list_status
 from recognition.config import EngineConfig, QualityConfig
 
 from .access import DashboardAccess, model_permission
@@ -74,14 +75,11 @@ class PersonListView(DashboardAccess, ListView):
     paginate_by = PEOPLE_PER_PAGE
 
     def get_queryset(self) -> QuerySet:
-        now = timezone.now()
         people = Person.objects.annotate(
             consented=Exists(Consent.objects.filter(person=OuterRef("pk"))),
             enrolled_samples=Count("samples", filter=Q(samples__state=FaceSample.State.ENROLLED)),
-            allowed=Exists(AllowEntry.objects.in_force(now).filter(person=OuterRef("pk"))),
-            blocked=Exists(BlockEntry.objects.in_force(now).filter(person=OuterRef("pk"))),
-            missing=Exists(MissingEntry.objects.open_at(now).filter(person=OuterRef("pk"))),
-        ).order_by("name", "external_id")
+        )
+        people = with_list_status(people, timezone.now()).order_by("name", "external_id")
         self.filterset = PersonFilterSet(self.request.GET, queryset=people)
         return self.filterset.qs if self.filterset.is_valid() else people.none()
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from access.doors.models import Door
 from access.people.models import Person
 from access.watchlists.models import AllowEntry, BlockEntry, MissingEntry, ScheduleWindow
-from access.watchlists.services import access_verdict
+from access.watchlists.services import access_verdict, with_list_status
 
 # A Wednesday, 10:00 local time.
 WEDNESDAY_10 = timezone.make_aware(datetime(2025, 6, 11, 10, 0))
@@ -169,3 +169,24 @@ def test_schedule_window_must_end_after_it_starts(person, door):
 def test_a_block_needs_a_reason(person):
     with pytest.raises(IntegrityError), transaction.atomic():
         BlockEntry.objects.create(person=person, reason="")
+
+
+def test_list_status_says_which_lists_hold_each_person_at_a_time(person, door):
+    bystander = Person.objects.create(name="Nobody Listed", external_id="E-404")
+    _allow(person, door=door, valid_until=WEDNESDAY_10 + timedelta(days=1))
+    BlockEntry.objects.create(
+        person=person, reason="Tailgating", added_at=WEDNESDAY_10 - timedelta(days=1),
+        expires_at=WEDNESDAY_10 + timedelta(hours=1),
+    )  # fmt: skip
+    MissingEntry.objects.create(
+        person=person, case_number="MP-2025-043", reporting_contact="Brother",
+        reported_at=WEDNESDAY_10 + timedelta(hours=2),
+    )  # fmt: skip
+
+    def status(at):
+        people = with_list_status(Person.objects.filter(pk__in=[person.pk, bystander.pk]), at)
+        return {p.pk: (p.allowed, p.blocked, p.missing) for p in people}
+
+    assert status(WEDNESDAY_10) == {person.pk: (True, True, False), bystander.pk: (False, False, False)}
+    assert status(WEDNESDAY_10 + timedelta(hours=3))[person.pk] == (True, False, True)
+    assert status(WEDNESDAY_10 + timedelta(days=2))[person.pk] == (False, False, True)
