@@ -8,7 +8,7 @@ connections open through proxies, and a stream ends after its lifetime so client
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,8 +67,11 @@ def latest_change_id() -> int:
     return Change.objects.aggregate(latest=Max("id"))["latest"] or 0
 
 
-def messages(after: int, absolute_url: Callable[[str], str], timing: StreamTiming) -> Iterator[str]:
-    """The stream's text: every change after `after`, as it commits, until the stream's lifetime ends."""
+def messages(
+    after: int, absolute_url: Callable[[str], str], timing: StreamTiming, topics: Collection[str]
+) -> Iterator[str]:
+    """The stream's text: every change of `topics` after `after`, as it commits, until the stream's lifetime
+    ends (the cursor moves past the other topics' changes too)."""
     # An id with no data moves the client's Last-Event-ID without dispatching anything: a client that
     # reconnects before any change still resumes from here.
     _open_streams.add(1)
@@ -78,7 +81,8 @@ def messages(after: int, absolute_url: Callable[[str], str], timing: StreamTimin
         while time.monotonic() - started < timing.lifetime_s:
             changes = list(Change.objects.filter(pk__gt=after).order_by("pk")[:BATCH])
             if changes:
-                yield from (_message(change, body) for change, body in _bodies(changes, absolute_url))
+                shown = [change for change in changes if change.topic in topics]
+                yield from (_message(change, body) for change, body in _bodies(shown, absolute_url))
                 after, last_sent = changes[-1].pk, time.monotonic()
                 if len(changes) == BATCH:  # more are waiting
                     continue

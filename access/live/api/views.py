@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from access.events.models import Event
 
 from .. import stream
+from ..models import Change
 
 
 class EventStreamRenderer(BaseRenderer):
@@ -61,8 +62,11 @@ class LiveStreamView(APIView):
         if stream.open_streams() >= settings.FACEGATE_STREAM_MAX_CLIENTS:
             raise StreamsFull()
         after = _cursor(request.headers.get("Last-Event-ID") or request.query_params.get("last_event_id"))
+        topics = [Change.Topic.EVENT]
+        if request.user.has_perm("alerts.view_alert"):  # as through the alerts API
+            topics.append(Change.Topic.ALERT)
         response = StreamingHttpResponse(
-            stream.messages(after, request.build_absolute_uri, stream.StreamTiming.from_settings()),
+            stream.messages(after, request.build_absolute_uri, stream.StreamTiming.from_settings(), topics),
             content_type="text/event-stream",
         )
         response["Cache-Control"] = "no-cache"

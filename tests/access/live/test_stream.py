@@ -6,6 +6,8 @@ import urllib.request
 from itertools import count
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection, transaction
 
 from access.alerts.models import Alert
@@ -38,8 +40,14 @@ def token_for(db):
 
 def new_event(camera, person=None, decision="deny", snapshot=None):
     event, _ = record_event(
-        f"live-{next(_serial)}", snapshot=snapshot, camera=camera, door=camera.door, person=person,
-        distance=0.41, decision=decision, reason="Blocklisted: trespass" if person else "Unknown face",
+        f"live-{next(_serial)}",
+        snapshot=snapshot,
+        camera=camera,
+        door=camera.door,
+        person=person,
+        distance=0.41,
+        decision=decision,
+        reason="Blocklisted: trespass" if person else "Unknown face",
     )
     return event
 
@@ -75,9 +83,7 @@ def test_session_login_may_watch(server):
         assert opened(stream).isdigit()
 
 
-def test_a_committed_event_arrives_with_its_snapshot_link(
-    server, token_for, camera, person, photo_bytes
-):
+def test_a_committed_event_arrives_with_its_snapshot_link(server, token_for, camera, person, photo_bytes):
     viewer = token_for("viewer")
     with SSEStream(server.url, headers=viewer) as stream:
         opened(stream)
@@ -126,6 +132,25 @@ def test_an_alert_and_its_acknowledgement_arrive(server, token_for, camera, pers
     assert (acknowledged.json["change"], acknowledged.json["state"]) == ("acknowledged", "acknowledged")
     assert acknowledged.json["acknowledged_at"] is not None
     assert int(acknowledged.id) > int(raised.id)
+
+
+def test_an_account_that_may_not_read_alerts_gets_the_events_without_them(server, camera, person):
+    from rest_framework.authtoken.models import Token
+
+    watcher = get_user_model().objects.create_user(username="events-only", password="unused-pw-123")
+    watcher.user_permissions.add(
+        Permission.objects.get(codename="view_event", content_type__app_label="events")
+    )
+    with SSEStream(
+        server.url, headers={"Authorization": f"Token {Token.objects.create(user=watcher).key}"}
+    ) as stream:
+        opened(stream)
+        raise_alert(Alert.Kind.BLOCKLIST, event=new_event(camera, person, decision="alert"))
+        after = new_event(camera)
+        received = [stream.next_data_message(ARRIVES_WITHIN_S) for _ in range(2)]
+
+    assert [message.event for message in received] == ["event", "event"]
+    assert received[1].json["id"] == after.pk
 
 
 def test_a_reconnecting_client_misses_nothing(server, token_for, camera):
