@@ -118,3 +118,16 @@ def door_group(door: Door) -> DoorGroup:
 @pytest.fixture
 def camera(door: Door) -> Camera:
     return Camera.objects.create(name="Main entrance cam", source_url="rtsp://10.0.0.5/stream1", door=door)
+
+
+@pytest.fixture
+def worker_gallery(settings, tmp_path, monkeypatch) -> Path:
+    """A test that starts the way a fresh worker process does: no gallery in memory, none saved; skipped
+    without the real photos it enrolls."""
+    from recognition import tasks
+
+    if not IDENTITIES.is_dir() or not (FACEDATA / "scenes").is_dir():
+        pytest.skip(f"real photos not found under {FACEDATA} (set FACEGATE_FACEDATA)")
+    settings.FACEGATE_GALLERY_DIR = tmp_path / "gallery"
+    monkeypatch.setattr(tasks.RecognitionTask, "_gallery", None)
+    return settings.FACEGATE_GALLERY_DIR

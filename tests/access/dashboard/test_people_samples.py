@@ -16,20 +16,11 @@ from access.people.overlay import png, read_overlay, render_overlay
 from recognition import tasks
 from tests.access.conftest import FACEDATA, IDENTITIES, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("worker_gallery")]  # a fresh worker each
 
 SCENES = FACEDATA / "scenes"
 PHOTO = IDENTITIES / "Kit_Harington" / "3.jpg"
 
-
-@pytest.fixture(autouse=True)
-def worker_gallery(settings, tmp_path, monkeypatch) -> Path:
-    """Each test starts the way a fresh worker process does: no gallery in memory, none saved."""
-    if not IDENTITIES.is_dir() or not SCENES.is_dir():
-        pytest.skip(f"real photos not found under {FACEDATA} (set FACEGATE_FACEDATA)")
-    settings.FACEGATE_GALLERY_DIR = tmp_path / "gallery"
-    monkeypatch.setattr(tasks.RecognitionTask, "_gallery", None)
-    return settings.FACEGATE_GALLERY_DIR
 
 
 @pytest.fixture

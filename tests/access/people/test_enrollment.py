@@ -15,16 +15,8 @@ from recognition.pipeline import Engine, engine
 from tests.access.conftest import FACEDATA, IDENTITIES
 
 SCENES = FACEDATA / "scenes"
+pytestmark = pytest.mark.usefixtures("worker_gallery")  # each test starts as a fresh worker does
 
-
-@pytest.fixture(autouse=True)
-def worker_gallery(settings, tmp_path, monkeypatch) -> Path:
-    """Each test starts the way a fresh worker process does: no gallery in memory, none saved."""
-    if not IDENTITIES.is_dir() or not SCENES.is_dir():
-        pytest.skip(f"real photos not found under {FACEDATA} (set FACEGATE_FACEDATA)")
-    settings.FACEGATE_GALLERY_DIR = tmp_path / "gallery"
-    monkeypatch.setattr(tasks.RecognitionTask, "_gallery", None)
-    return settings.FACEGATE_GALLERY_DIR
 
 
 def consenting(name: str, external_id: str) -> Person:

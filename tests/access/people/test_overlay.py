@@ -34,18 +34,10 @@ from recognition.types import CLASSES
 from tests.access.conftest import FACEDATA, IDENTITIES, stored_files
 
 SCENES = FACEDATA / "scenes"
+pytestmark = pytest.mark.usefixtures("worker_gallery")  # each test starts as a fresh worker does
 PHOTO = IDENTITIES / "Kit_Harington" / "3.jpg"  # accepted with and without the face parser
 GROUP = SCENES / "group_3ddfa_trump_hillary.jpg"
 
-
-@pytest.fixture(autouse=True)
-def worker_gallery(settings, tmp_path, monkeypatch) -> Path:
-    """Each test starts the way a fresh worker process does: no gallery in memory, none saved."""
-    if not IDENTITIES.is_dir() or not SCENES.is_dir():
-        pytest.skip(f"real photos not found under {FACEDATA} (set FACEGATE_FACEDATA)")
-    settings.FACEGATE_GALLERY_DIR = tmp_path / "gallery"
-    monkeypatch.setattr(tasks.RecognitionTask, "_gallery", None)
-    return settings.FACEGATE_GALLERY_DIR
 
 
 @pytest.fixture(scope="module")
