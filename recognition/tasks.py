@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
-from celery.signals import worker_init, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 if TYPE_CHECKING:
     from access.people.cohort import InstalledCohort
@@ -260,6 +260,13 @@ def warm_up(task: RecognitionTask) -> None:
     engine.analyse_areas(portrait, areas or [SearchArea((0, 0, portrait.shape[1], portrait.shape[0]))])
     task.scoring()
     task.synced_gallery()
+
+
+@task_prerun.connect(dispatch_uid="facegate.recognition.close_old_connections_before")
+@task_postrun.connect(dispatch_uid="facegate.recognition.close_old_connections_after")
+def _close_old_connections(**_kwargs) -> None:
+    # Tasks keep their database connection between them (CELERY_DB_REUSE_MAX) until it breaks or grows old.
+    close_old_connections()
 
 
 @worker_init.connect(dispatch_uid="facegate.recognition.warm_up_pool_processes")

@@ -145,6 +145,10 @@ CELERY_RESULT_BACKEND = env.str(
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Without it Celery's Django fixup closes the database connection before and after every task, so each frame
+# opened a new PostgreSQL connection (about 11 ms); recognition.tasks closes them as Django's request cycle
+# does instead, when unusable or past CONN_MAX_AGE.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
