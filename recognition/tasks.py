@@ -264,9 +264,12 @@ def warm_up(task: RecognitionTask) -> None:
 
 @task_prerun.connect(dispatch_uid="facegate.recognition.close_old_connections_before")
 @task_postrun.connect(dispatch_uid="facegate.recognition.close_old_connections_after")
-def _close_old_connections(**_kwargs) -> None:
+def _close_old_connections(sender=None, **_kwargs) -> None:
     # Tasks keep their database connection between them (CELERY_DB_REUSE_MAX) until it breaks or grows old.
-    close_old_connections()
+    # A task applied eagerly runs inside its caller's connection (and transaction), which is not the task's to
+    # close, as Celery's Django fixup also leaves it.
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()
 
 
 @worker_init.connect(dispatch_uid="facegate.recognition.warm_up_pool_processes")
