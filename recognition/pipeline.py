@@ -15,7 +15,6 @@ and also fills `face.parsing` and `face.visibility` (occlusion verdicts); it ali
 from __future__ import annotations
 
 import itertools
-import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,17 +27,18 @@ from recognition.align import TEMPLATE, face_chip
 from recognition.config import EngineConfig
 from recognition.keypoints import ParsingKeypoints
 
-# The detector's own layout, pyramid and decoding (and its pyramid step), so that areas find what the whole
-# image finds.
+# The detector's own layout, pyramid, levels and decoding, so that areas find what the whole image finds.
 from recognition.models.detector import (
-    _PYRAMID_UP,
     Decoding,
     FaceDetector,
     TiledPyramid,
     build_tiled_pyramid,
     decode_detections,
+    detected_face,
+    level_of,
     levels_for,
     tiled_pyramid,
+    zone_on_level,
 )
 from recognition.models.facecode import CHIP_SIZE, FaceCoder
 from recognition.quality import QualityVerdict, assess, conflicting_person
@@ -64,7 +64,6 @@ ENROLLMENT_UPSAMPLE_MAX_PIXELS = 2_000_000
 # Around a face seen in the last frame the detector searches the pyramid levels either side of the one it
 # was found on: faces from 1/1.2 to 1.2 times as wide, far more than a face grows or shrinks between frames.
 LEVELS_AROUND_FACE = 1
-WINDOW_STEPS = 79  # the detector's 80 px window: a box found on level L is 79 * 1.2**L + 1 px wide
 
 
 class KeypointModel(Protocol):
@@ -124,10 +123,10 @@ def detect_in_areas(
     for area in areas:
         levels: Sequence[int] = searched
         if area.face_width is not None:
-            found_on = round(math.log(max(area.face_width - 1.0, 1.0) / WINDOW_STEPS, _PYRAMID_UP))
+            found_on = level_of(area.face_width)
             levels = [level for level in searched if abs(level - found_on) <= LEVELS_AROUND_FACE]
         for level in levels:
-            zone = _zone_on_level(area.box, layout.rects[level], level, decoding)
+            zone = zone_on_level(area.box, layout.rects[level], level, decoding)
             if zone is not None:
                 kept_zones.append(zone)
     if not kept_zones:
@@ -145,9 +144,8 @@ def detect_in_areas(
     first_row = min(window[1] for window in windows)
     end_row = max(window[3] for window in windows)
     layout = replace(layout, rows=(first_row, end_row))  # build only the rows the windows take
-    pixels = torch.tensor(image, device=detector.device).float().permute(2, 0, 1)
-    normalised = (pixels.unsqueeze(0) - detector.net.mean_rgb.view(1, 3, 1, 1)) / 256.0
-    tiled = build_tiled_pyramid(normalised, layout)
+    pixels = torch.tensor(image, device=detector.device).float().permute(2, 0, 1).unsqueeze(0)
+    tiled = build_tiled_pyramid(detector.normalised(pixels), layout)
     canvas_rows = [window[3] - window[1] for window in windows]
     canvas = tiled.new_zeros(1, sum(canvas_rows), max(window[2] - window[0] for window in windows), 3)
     canvas = canvas.permute(0, 3, 1, 2)  # channels-last, as the detector runs it
@@ -174,39 +172,14 @@ def detect_in_areas(
             )[None, :]
         target[counted] = piece[: target.shape[0], : target.shape[1]][counted]
     whole_layout = replace(layout, rows=(0, layout.height))
-    faces = [
-        Face(box=(float(left), float(top), float(right + 1), float(bottom + 1)), score=score)
-        for (left, top, right, bottom), score in decode_detections(whole_scores, whole_layout, decoding)
-    ]
+    decoded = decode_detections(whole_scores, whole_layout, decoding)
+    faces = [detected_face(box, score) for box, score in decoded]
     return [face for face in faces if not min_face_size or face.width >= min_face_size]
 
 
 def _centred_in(box: Sequence[float], area: Sequence[float]) -> bool:
     x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     return area[0] <= x < area[2] and area[1] <= y < area[3]
-
-
-def _zone_on_level(
-    box: Sequence[float], rect: tuple[int, int, int, int], level: int, decoding: Decoding
-) -> tuple[int, int, int, int] | None:
-    """Where image box `box` falls on pyramid level `level`, in tiled pixels: the inverse of the detector's
-    point_up (p -> 1.2 p + 0.3 a level); cells up to half a window outside their level belong to it, as in
-    dlib. None when the box misses the level."""
-    left, top, right, bottom = rect
-    scale = _PYRAMID_UP**level
-    lift = 1.5 * (scale - 1)
-    zone = []
-    for axis, (start, end), half in (
-        (0, (left, right), decoding.window[0] / 2),
-        (1, (top, bottom), decoding.window[1] / 2),
-    ):
-        low = max(math.floor((box[axis] - lift) / scale) + start, math.floor(start - half))
-        high = min(math.ceil((box[axis + 2] - lift) / scale) + start, math.ceil(end + half))
-        if low >= high:
-            return None
-        zone.append((low, high))
-    (x1, x2), (y1, y2) = zone
-    return x1, y1, x2, y2
 
 
 def _merged_windows(

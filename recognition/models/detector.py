@@ -37,9 +37,13 @@ __all__ = [
     "TiledPyramid",
     "convert_dat",
     "decode_detections",
+    "WINDOW_STEPS",
+    "detected_face",
+    "level_of",
     "levels_for",
     "search_levels",
     "tiled_pyramid",
+    "zone_on_level",
 ]
 
 _PYRAMID_N = 6  # pyramid_down<6>
@@ -346,18 +350,49 @@ def _resize(level: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------------ decoding
 
 
+WINDOW_STEPS = 79  # the 80 px window: a box found on level L is 79 * 1.2**L pixel steps wide, plus one pixel
+
+
 def levels_for(min_face_size: float | None, max_face_size: float | None) -> tuple[int, int]:
     """The first and last pyramid levels that can give a box between min_face_size and max_face_size wide.
 
-    The 80 px window is 79 pixel steps wide; at level L that is 79 * 1.2**L steps, so boxes there are that
-    plus one pixel, give or take one from rounding both edges.
+    Boxes on level L are WINDOW_STEPS * 1.2**L steps wide plus one pixel, give or take one from rounding both
+    edges.
     """
     first, last = 0, _NO_LAST_LEVEL
-    if min_face_size and min_face_size - 2 > 79:
-        first = math.floor(math.log((min_face_size - 2) / 79) / math.log(_PYRAMID_UP)) + 1
+    if min_face_size and min_face_size - 2 > WINDOW_STEPS:
+        first = math.floor(math.log((min_face_size - 2) / WINDOW_STEPS) / math.log(_PYRAMID_UP)) + 1
     if max_face_size:
-        last = math.floor(math.log(max(max_face_size, 79) / 79) / math.log(_PYRAMID_UP))
+        last = math.floor(math.log(max(max_face_size, WINDOW_STEPS) / WINDOW_STEPS) / math.log(_PYRAMID_UP))
     return first, last
+
+
+def level_of(face_width: float) -> int:
+    """The pyramid level a box `face_width` pixels wide was found on."""
+    return round(math.log(max(face_width - 1.0, 1.0) / WINDOW_STEPS, _PYRAMID_UP))
+
+
+def zone_on_level(
+    box: Sequence[float], rect: tuple[int, int, int, int], level: int, decoding: Decoding
+) -> tuple[int, int, int, int] | None:
+    """Where image box `box` falls on pyramid level `level`, in tiled pixels: the inverse of the detector's
+    point_up (p -> 1.2 p + 0.3 a level); cells up to half a window outside their level belong to it, as in
+    dlib. None when the box misses the level."""
+    left, top, right, bottom = rect
+    scale = _PYRAMID_UP**level
+    lift = 1.5 * (scale - 1)
+    zone = []
+    for axis, (start, end), half in (
+        (0, (left, right), decoding.window[0] / 2),
+        (1, (top, bottom), decoding.window[1] / 2),
+    ):
+        low = max(math.floor((box[axis] - lift) / scale) + start, math.floor(start - half))
+        high = min(math.ceil((box[axis + 2] - lift) / scale) + start, math.ceil(end + half))
+        if low >= high:
+            return None
+        zone.append((low, high))
+    (x1, x2), (y1, y2) = zone
+    return x1, y1, x2, y2
 
 
 def _round_half_away(values: np.ndarray) -> np.ndarray:
@@ -482,8 +517,12 @@ class FaceDetector:
                 continue  # smaller than the detector window: no face fits, and the convs would not either
             detections_per_image = self._detect_same_size([images[i] for i in indices], levels, upsample)
             for index, detections in zip(indices, detections_per_image, strict=True):
-                results[index] = [_face(box, score, upsample) for box, score in detections]
+                results[index] = [detected_face(box, score, upsample) for box, score in detections]
         return results
+
+    def normalised(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float RGB pixels as the network takes them: less dlib's mean colour, over 256."""
+        return (pixels - self.net.mean_rgb.view(1, 3, 1, 1)) / 256.0
 
     @torch.inference_mode()
     def _detect_same_size(
@@ -495,8 +534,7 @@ class FaceDetector:
             pixels = _resize(pixels, _pyramid_up_size(*pixels.shape[-2:])).floor()
         layout = tiled_pyramid(*pixels.shape[-2:], self._padding, self._outer_padding)
         layout = search_levels(layout, *levels, self.decoding)
-        normalised = (pixels - self.net.mean_rgb.view(1, 3, 1, 1)) / 256.0
-        scores = self.net(build_tiled_pyramid(normalised, layout))[:, 0].float().cpu().numpy()
+        scores = self.net(build_tiled_pyramid(self.normalised(pixels), layout))[:, 0].float().cpu().numpy()
         return [decode_detections(score_map, layout, self.decoding) for score_map in scores]
 
 
@@ -506,7 +544,9 @@ def _pyramid_up_size(height: int, width: int) -> tuple[int, int]:
     return 2 * height + 1, 2 * width + 2
 
 
-def _face(box: np.ndarray, score: float, upsample: int) -> Face:
+def detected_face(box: np.ndarray, score: float, upsample: int = 0) -> Face:
+    """The Face of one decoded detection: dlib's inclusive rectangle on the (upsampled) image as a box in the
+    image's pixels."""
     corners = box.astype(np.float64)
     if upsample:  # pyramid_down<2>::rect_down once per doubling, rounded at the end as dlib does
         for _ in range(upsample):
