@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from recognition.training.datasets import (
     SKIN,
     UPPER_LIP,
 )
+from recognition.training.files import save_atomically
 
 __all__ = ["LandmarkPseudoLabeler", "pseudo_label", "draw_parts", "make_pseudo_labels", "read_boxes"]
 
@@ -197,20 +197,14 @@ def make_pseudo_labels(
         encoded, png = cv2.imencode(".png", labeler(image, largest.box))
         if not encoded:
             raise OSError(f"cannot encode the label of {photo}")
-        _write_atomically(target, png.tobytes())
+        save_atomically(target, lambda file, label=png: file.write(label.tobytes()))
         boxes[target.relative_to(out_dir).as_posix()] = [float(value) for value in largest.box]
         written += 1
         if written % 100 == 0:
-            _write_atomically(out_dir / BOXES_FILE, json.dumps(boxes).encode())
-    _write_atomically(out_dir / BOXES_FILE, json.dumps(boxes).encode())
+            save_atomically(out_dir / BOXES_FILE, lambda file: file.write(json.dumps(boxes).encode()))
+    save_atomically(out_dir / BOXES_FILE, lambda file: file.write(json.dumps(boxes).encode()))
     return written
 
-
-def _write_atomically(target: Path, content: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.partial")  # not *.png: no reader takes it for a label
-    partial.write_bytes(content)
-    os.replace(partial, target)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from recognition.training.datasets import (
     face_crop,
     read_label,
 )
+from recognition.training.files import save_atomically
 from recognition.training.losses import PartialLabelLoss
 from recognition.training.pseudo_labels import read_boxes
 
@@ -104,7 +103,7 @@ def _detector_boxes(sources: list, cache: Path) -> dict[str, list[float]]:
         for key, (dataset, index) in tqdm(missing.items(), desc="detector boxes", unit="image"):
             faces = detector.detect(dataset[index][0])
             boxes[key] = list(max(faces, key=lambda face: face.width * face.height).box) if faces else None
-        _save_atomically(cache, lambda file: file.write(json.dumps(boxes).encode()))
+        save_atomically(cache, lambda file: file.write(json.dumps(boxes).encode()))
     return {key: box for key, box in boxes.items() if box is not None}
 
 
@@ -138,18 +137,6 @@ def _batch(
     return pixels, torch.from_numpy(np.stack(labels)).long()
 
 
-def _save_atomically(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            write(file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _save_checkpoint(path: Path, model, optimizer, scheduler, step: int, run: dict) -> None:
     state = {
         "model": model.state_dict(),
@@ -160,7 +147,7 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, step: int, run: di
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
-    _save_atomically(path, lambda file: torch.save(state, file))
+    save_atomically(path, lambda file: torch.save(state, file))
 
 
 def _run_identity(args: argparse.Namespace, total_steps: int) -> dict:
@@ -247,7 +234,7 @@ def train(args: argparse.Namespace) -> float:
             key: value.half() if value.is_floating_point() else value
             for key, value in model.state_dict().items()
         }
-        _save_atomically(export, lambda file: torch.save({k: v.cpu() for k, v in weights.items()}, file))
+        save_atomically(export, lambda file: torch.save({k: v.cpu() for k, v in weights.items()}, file))
         logger.info("wrote %s", export)
     return loss_value
 
