@@ -54,6 +54,11 @@ _NO_LAST_LEVEL = 10**6
 # (filters, kernel, stride) from the input side: the downsampler, three rcon5 blocks, then the score layer
 _CONVS = ((16, 5, 2), (32, 5, 2), (32, 5, 2), (45, 5, 1), (45, 5, 1), (45, 5, 1), (1, 9, 1))
 _SPECTRAL_TILE = 32  # FFT block of the stride-1 convs: measured fastest of 16, 24, 32, 40 and 48 here
+# Each FFT conv reads its whole spectral weight (17 MB a layer) however few blocks it transforms, so on small
+# maps (the area searches around followed faces) the direct conv is faster: on one thread, 42x77 maps took
+# 7.5 ms direct against 17.9 ms by FFT, 171x82 (21 blocks) 34 against 37, 222x82 (24 blocks, a whole 640x480
+# frame) 52 against 32 (the first two of those layers, median of 7 runs each).
+_SPECTRAL_MIN_BLOCKS = 24
 
 
 # ------------------------------------------------------------------------------------------------ network
@@ -75,9 +80,9 @@ class MMODNet(nn.Module):
     """Normalised tiled pyramids (B, 3, H, W) -> detection scores (B, 1, h, w), one cell per 8 pixels.
 
     The 5x5 stride-1 convs and the 9x9 score layer, which do two thirds of the multiply-adds on the
-    1/8-resolution maps, run as `spectral_conv` and `shifted_taps_conv`: the same convolutions with less
-    arithmetic (float32 rounding differs, by about 1e-6 of a score). Their weights in that form are derived
-    from the convs' whenever a state dict is loaded.
+    1/8-resolution maps, run as `spectral_conv` (on maps large enough to pay for it) and `shifted_taps_conv`:
+    the same convolutions with less arithmetic (float32 rounding differs, by about 1e-6 of a score). Their
+    weights in that form are derived from the convs' whenever a state dict is loaded.
     """
 
     def __init__(self) -> None:
@@ -117,8 +122,13 @@ class MMODNet(nn.Module):
         spectral = 0
         for layer in self.body:
             if isinstance(layer, nn.Conv2d) and layer.stride == (1, 1):
-                weight, bias = (getattr(self, f"spectral_{part}{spectral}") for part in ("weight", "bias"))
-                features = spectral_conv(features, weight, bias, _SPECTRAL_TILE, layer.kernel_size[0])
+                kernel = layer.kernel_size[0]
+                if _spectral_blocks(features.shape, kernel) >= _SPECTRAL_MIN_BLOCKS:
+                    weight = getattr(self, f"spectral_weight{spectral}")
+                    bias = getattr(self, f"spectral_bias{spectral}")
+                    features = spectral_conv(features, weight, bias, _SPECTRAL_TILE, kernel)
+                else:
+                    features = layer(features)
                 spectral += 1
             else:
                 features = layer(features)
@@ -141,6 +151,12 @@ class MMODNet(nn.Module):
 
 def _dlib_conv(in_channels: int, filters: int, kernel: int, stride: int) -> nn.Conv2d:
     return nn.Conv2d(in_channels, filters, kernel, stride, padding=kernel // 2 if stride == 1 else 0)
+
+
+def _spectral_blocks(shape: torch.Size, kernel: int) -> int:
+    """How many FFT blocks `spectral_conv` transforms for features of `shape` (B, C, H, W)."""
+    step = _SPECTRAL_TILE - kernel + 1
+    return shape[0] * -(-shape[2] // step) * -(-shape[3] // step)
 
 
 def spectral_weights(
