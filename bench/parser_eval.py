@@ -11,7 +11,8 @@ F1 is pooled over the split (pixel counts summed over images, then F1 per class)
 pixel as right only when its side agrees too (image-left = 2/4). FASSEG does not split the lips from the inner
 mouth, so predicted upper lip, inner mouth and lower lip are merged into its mouth label. Brows are scored
 only on images whose label has brow pixels, since FASSEG's brows are recovered heuristically and often absent.
-Parse time is the parser alone (crop, network, argmax), per face, median over the split.
+Parse time is the parser alone (crop, network, argmax), per face, median over the split; keypoint time is
+`recognition.keypoints.mask_keypoints` alone on that parsing (segments, points, verdicts), timed the same way.
 
 Keypoint NME: `recognition.keypoints` points from the parsing of each Helen test photo (landmarks/test, 52
 photos; the face is the detected box holding the human eye centres) against the 29 human points there, each
@@ -104,9 +105,10 @@ def load_parser(weights: Path, name: str, crop_size: int) -> FaceParser:
 
 
 def evaluate(parser: FaceParser, detector: FaceDetector, dataset: FassegDataset) -> dict:
-    """Pooled per-class pixel counts (true positive, predicted, labelled), parse times and missed faces."""
+    """Pooled per-class pixel counts (true positive, predicted, labelled), parse and keypoint times and
+    missed faces."""
     counts = {name: np.zeros(3, dtype=np.int64) for name in SCORED}
-    seconds, missed = [], 0
+    seconds, keypoint_seconds, missed = [], [], 0
     for image, truth in dataset:
         faces = detector.detect(image)
         if faces:
@@ -114,6 +116,9 @@ def evaluate(parser: FaceParser, detector: FaceDetector, dataset: FassegDataset)
             start = time.perf_counter()
             parsing = parser.get(image, face)
             seconds.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            mask_keypoints(parsing.labels, parsing.crop_to_image, face.box)
+            keypoint_seconds.append(time.perf_counter() - start)
             predicted = MOUTH_LUT[parsing.to_image(image.shape)]
         else:
             missed += 1
@@ -125,7 +130,13 @@ def evaluate(parser: FaceParser, detector: FaceDetector, dataset: FassegDataset)
             for label in classes:
                 is_predicted, is_true = (predicted == label) & labelled, truth == label
                 counts[name] += (np.count_nonzero(is_predicted & is_true), is_predicted.sum(), is_true.sum())
-    return {"counts": counts, "seconds": seconds, "missed": missed, "images": len(dataset)}
+    return {
+        "counts": counts,
+        "seconds": seconds,
+        "keypoint_seconds": keypoint_seconds,
+        "missed": missed,
+        "images": len(dataset),
+    }
 
 
 def helen_shapes(root: Path) -> list[tuple[Path, np.ndarray]]:
@@ -235,6 +246,8 @@ def main() -> None:
         median_ms = 1000 * statistics.median(result["seconds"])
         print(f"parse time: {median_ms:.2f} ms per face (median of {len(result['seconds'])}), "
               f"{torch.get_num_threads()} torch threads")  # fmt: skip
+        keypoint_ms = 1000 * statistics.median(result["keypoint_seconds"])
+        print(f"keypoint time: {keypoint_ms:.2f} ms per face (median of {len(result['keypoint_seconds'])})")
     print_keypoints(keypoint_errors(parser, detector, options.facedata / "landmarks" / "test"))
 
 

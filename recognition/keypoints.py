@@ -1,13 +1,12 @@
 """Keypoints and occlusion verdicts from a face's parsing: segments -> named points with confidence.
 
-Each part (brows, eyes, nose, mouth, lips) is a segment of the label map, its specks dropped. Its points
-come from the segment's pixel moments, which average over every pixel and so land between pixels: centres
-are centroids; corners and ends are extreme points along the face's horizontal axis (the line through the
-eye centres), the nose base, nose tip and lip edges along its vertical axis. An extreme point lies a fixed
-number of the segment's standard deviations from its centroid along the axis (`KEYPOINTS`: 2 for a filled
-ellipse's end; measured per point against dlib's 68 points on FASSEG's human masks), placed across the axis
-where the segment's outermost pixels are. Points are computed in the parsing crop and mapped to image pixels
-with its `crop_to_image`.
+Each part (brows, eyes, nose, mouth, lips) is a segment of the label map, its specks dropped. Each point
+is placed from a reference on its part's segment (`KEYPOINTS`): the segment's centroid, or its end towards
+one side of the face (the mean of its outermost pixels that way, which lands between pixels), then moved by
+offsets along the face's horizontal axis (the line through the eye centres) and across it, and, for a turned
+head, by a share of the turn (how far the nose's centroid lies from the point between the eyes). Offsets and
+shares were fitted on Helen's training landmarks against the committed parser's masks. Points are computed
+in the parsing crop and mapped to image pixels with its `crop_to_image`.
 
 A part is visible when its segment covers a plausible share of the face: its area over the squared
 inter-ocular distance (or a share of the box when the eyes are missing), in the range of FASSEG's human
@@ -25,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -34,11 +34,15 @@ from recognition.types import Face, Point, Visibility
 
 __all__ = [
     "KEYPOINTS",
+    "FaceFrame",
+    "Keypoint",
     "PART_CLASSES",
     "PLAUSIBLE_AREA",
     "MaskKeypoints",
     "face_outside_image",
+    "face_frame",
     "mask_keypoints",
+    "segments_of",
 ]
 
 # Class values of the parser's 11-class scheme (recognition.models.parser.CLASSES), by part.
@@ -87,71 +91,166 @@ MAX_OUTSIDE = 0.2
 # on FASSEG's frontal human masks; 0.36 to 0.55 over its 45 faces).
 EYES_PER_BOX_WIDTH = 0.44
 
-# Each keypoint: its part, the axis it is read along ("along" the eye line, "down" across it, or None for
-# the part's centroid) and how many of the part's standard deviations along that axis it lies from the
-# centroid. The multiples were measured on FASSEG's frontal human masks against dlib's 68 points
-# (`recognition.training.fit_keypoint_template --sigmas`): medians over 45 faces.
-KEYPOINTS: dict[str, tuple[str, str | None, float]] = {
-    "left_eye_center": ("left_eye", None, 0.0),
-    "left_eye_outer": ("left_eye", "along", -1.7),
-    "left_eye_inner": ("left_eye", "along", 2.1),
-    "right_eye_center": ("right_eye", None, 0.0),
-    "right_eye_inner": ("right_eye", "along", -2.1),
-    "right_eye_outer": ("right_eye", "along", 1.8),
-    "left_brow_outer": ("left_brow", "along", -2.3),
-    "left_brow_inner": ("left_brow", "along", 2.3),
-    "right_brow_inner": ("right_brow", "along", -2.2),
-    "right_brow_outer": ("right_brow", "along", 2.2),
-    "nose_tip": ("nose", "down", 0.55),
-    "nose_base": ("nose", "down", 1.8),
-    "left_mouth_corner": ("mouth", "along", -2.25),
-    "right_mouth_corner": ("mouth", "along", 2.25),
-    "mouth_center": ("mouth", None, 0.0),
-    "upper_lip_center": ("upper_lip", None, 0.0),
-    "upper_lip_top": ("upper_lip", "down", -2.0),
-    "lower_lip_center": ("lower_lip", None, 0.0),
-    "lower_lip_bottom": ("lower_lip", "down", 2.0),
+# Mask points are placed from a reference point of their part's segment: its centroid, or its end towards
+# the face's "left", "right", "up" or "down" (the mean of its outermost END_SHARE of pixels that way; "up"
+# and "down" on the midline for the lips, `MIDLINE_HALF_WIDTH`). From there a point sits a fixed offset
+# along the eye axis and down across it, in inter-ocular distances, plus, for parts on the face's midline,
+# a share ("lean") of the part's sideways offset from the point between the eyes: the nose tip juts out of
+# the face, so a turned head carries it sideways further than the nose's centroid. References were chosen,
+# and offsets and leans fitted (medians), on Helen's training landmarks against the committed parser's
+# own masks: `recognition.training.fit_keypoint_template --helen`, which prints this table.
+END_SHARE = 0.05
+MIDLINE_HALF_WIDTH = 0.1
+
+
+@dataclass(frozen=True)
+class Keypoint:
+    part: str
+    reference: str  # "centre", or the segment's end: "left", "right", "up", "down"
+    along: float = 0.0  # inter-ocular distances along the eye axis (towards the image-right eye)
+    down: float = 0.0  # inter-ocular distances across it, down the face
+    lean: float = 0.0  # inter-ocular distances along the eye axis per unit of the face's turn
+
+
+KEYPOINTS: dict[str, Keypoint] = {
+    "left_eye_center": Keypoint("left_eye", "centre", -0.004, -0.031, lean=-0.172),
+    "left_eye_outer": Keypoint("left_eye", "left", -0.053, -0.016, lean=-0.154),
+    "left_eye_inner": Keypoint("left_eye", "centre", 0.204, 0.004, lean=0.042),
+    "right_eye_center": Keypoint("right_eye", "centre", -0.008, -0.030, lean=-0.104),
+    "right_eye_inner": Keypoint("right_eye", "centre", -0.216, 0.004, lean=0.103),
+    "right_eye_outer": Keypoint("right_eye", "right", 0.036, -0.012, lean=-0.039),
+    "left_brow_outer": Keypoint("left_brow", "left", 0.064, -0.054, lean=-0.015),
+    "left_brow_inner": Keypoint("left_brow", "right", -0.091, -0.004, lean=-0.145),
+    "right_brow_inner": Keypoint("right_brow", "left", 0.070, -0.002, lean=-0.060),
+    "right_brow_outer": Keypoint("right_brow", "right", -0.092, -0.060, lean=0.119),
+    "nose_tip": Keypoint("nose", "down", -0.011, -0.205, lean=0.666),
+    "nose_base": Keypoint("nose", "down", -0.012, -0.021, lean=0.340),
+    "left_mouth_corner": Keypoint("mouth", "left", -0.064, -0.060, lean=-0.218),
+    "right_mouth_corner": Keypoint("mouth", "right", 0.068, -0.059, lean=-0.130),
+    "mouth_center": Keypoint("mouth", "centre"),
+    "upper_lip_center": Keypoint("upper_lip", "centre"),
+    "upper_lip_top": Keypoint("upper_lip", "up", -0.002, -0.007, lean=0.514),
+    "lower_lip_center": Keypoint("lower_lip", "centre"),
+    "lower_lip_bottom": Keypoint("lower_lip", "down", -0.002, -0.034, lean=0.356),
 }
 
 
 @dataclass(frozen=True)
+class FaceFrame:
+    """A face's axes in the label map: the unit eye axis (image-left eye to image-right eye) and the
+    inter-ocular distance in label pixels (until both eyes are found, the image's horizontal and the
+    detector box's estimate), and its turn: how far the nose's centroid lies from the point between the eye
+    centres along the axis, in inter-ocular distances (0 without both eyes and the nose)."""
+
+    axis: np.ndarray
+    inter_ocular: float
+    turn: float = 0.0
+
+    @property
+    def down(self) -> np.ndarray:
+        return np.array([-self.axis[1], self.axis[0]])
+
+    def direction(self, reference: str) -> np.ndarray:
+        return {"left": -self.axis, "right": self.axis, "up": -self.down, "down": self.down}[reference]
+
+
+def _outermost(outward: np.ndarray) -> np.ndarray:
+    """Which of the values (pixels' reach in a direction) are in their top `END_SHARE`."""
+    rank = min(int(len(outward) * (1 - END_SHARE)), len(outward) - 1)
+    return outward >= np.partition(outward, rank)[rank]
+
+
+@dataclass(frozen=True)
 class Segment:
-    pixels: np.ndarray  # (n, 2) x, y of the part's pixels in its main blobs
-    purity: float  # share of the part's pixels in those blobs
+    pixels: np.ndarray  # (n, 2) x, y of the part's pixels in its main blob
+    purity: float  # share of the part's pixels in that blob
 
     @property
     def area(self) -> float:
         return float(len(self.pixels))
 
-    @property
+    @cached_property
     def centre(self) -> np.ndarray:
         return self.pixels.mean(axis=0)
 
-    def point(self, axis: np.ndarray, sigmas: float) -> np.ndarray:
-        """The centroid moved `sigmas` standard deviations of the pixels along unit `axis`; a point near the
-        segment's end (|sigmas| >= 1.5) is placed across the axis at the mean of the outermost fifth of the
-        pixels, where the end actually is, rather than on the centroid's line."""
+    def end(self, direction: np.ndarray) -> np.ndarray:
+        """The mean of the segment's outermost `END_SHARE` of pixels towards unit `direction`."""
+        outward = (self.pixels - self.centre) @ direction
+        return self.pixels[_outermost(outward)].mean(axis=0)
+
+    def midline_end(self, direction: np.ndarray, frame: FaceFrame) -> np.ndarray:
+        """Where the segment ends towards `direction` (up or down) on the line through its centroid: the
+        mean reach of its outermost pixels within `MIDLINE_HALF_WIDTH` of that line. The point stays on the
+        line, since the outermost pixels of an upper lip are the peaks either side of its midline dip."""
         offsets = self.pixels - self.centre
-        along = offsets @ axis
-        point = self.centre + sigmas * along.std() * axis
-        if abs(sigmas) < 1.5:
-            return point
-        across_axis = np.array([-axis[1], axis[0]])
-        signed = math.copysign(1.0, sigmas) * along
-        outermost = signed >= np.quantile(signed, 0.8)
-        return point + (offsets[outermost] @ across_axis).mean() * across_axis
+        outward = offsets[np.abs(offsets @ frame.axis) <= MIDLINE_HALF_WIDTH * frame.inter_ocular] @ direction
+        if not len(outward):
+            return self.end(direction)
+        return self.centre + outward[_outermost(outward)].mean() * direction
+
+    def reference(self, keypoint: Keypoint, frame: FaceFrame) -> np.ndarray:
+        """The keypoint's reference point on this segment (label pixels), before its offsets: the centroid,
+        a side's end, or the top's or bottom's end on the midline."""
+        if keypoint.reference == "centre":
+            return self.centre
+        direction = frame.direction(keypoint.reference)
+        if keypoint.reference in ("up", "down"):
+            return self.midline_end(direction, frame)
+        return self.end(direction)
+
+    def point(self, keypoint: Keypoint, frame: FaceFrame) -> np.ndarray:
+        along = keypoint.along + keypoint.lean * frame.turn
+        return self.reference(keypoint, frame) + frame.inter_ocular * (
+            along * frame.axis + keypoint.down * frame.down
+        )
 
 
-def segment_of(labels: np.ndarray, classes: tuple[int, ...]) -> Segment | None:
-    """The part's largest blob (other blobs of the class are parsing noise, a nose label on a collar say);
-    None when the class is absent."""
-    mask = np.isin(labels, classes).astype(np.uint8)
-    count, blobs, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count < 2:
-        return None
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    rows, cols = np.nonzero(blobs == 1 + np.argmax(areas))
-    return Segment(np.stack([cols, rows], axis=1).astype(np.float64), float(len(rows) / areas.sum()))
+# Label value -> is one of the part's classes, for lookups cheaper than np.isin; "any" for every part.
+_MEMBERS = {
+    part: np.isin(np.arange(256), classes)
+    for part, classes in (PART_CLASSES | {"any": tuple(np.concatenate(list(PART_CLASSES.values())))}).items()
+}
+
+
+def segments_of(labels: np.ndarray) -> dict[str, Segment | None]:
+    """Each part's largest blob (other blobs of its classes are parsing noise, a nose label on a collar
+    say), or None when its classes are absent. One pass finds the parts' pixels; the blobs are then
+    labelled within each part's bounding box, which gives the blobs of the whole map."""
+    rows, cols = np.nonzero(_MEMBERS["any"][labels])
+    values = labels[rows, cols]
+    segments: dict[str, Segment | None] = {}
+    for part in PART_CLASSES:
+        members = _MEMBERS[part]
+        mine = members[values]
+        if not mine.any():
+            segments[part] = None
+            continue
+        top, left = rows[mine].min(), cols[mine].min()
+        bottom, right = rows[mine].max() + 1, cols[mine].max() + 1
+        mask = members[labels[top:bottom, left:right]].view(np.uint8)
+        _, blobs, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        blob_rows, blob_cols = np.nonzero(blobs == 1 + np.argmax(areas))
+        pixels = np.stack([blob_cols + left, blob_rows + top], axis=1).astype(np.float64)
+        segments[part] = Segment(pixels, float(len(pixels) / areas.sum()))
+    return segments
+
+
+def face_frame(segments: dict[str, Segment | None], inter_ocular_guess: float) -> FaceFrame:
+    """The face's frame from its eye and nose segments; the horizontal and `inter_ocular_guess` (label
+    pixels), unturned, when an eye is missing or a mere speck."""
+    eyes, nose = (segments["left_eye"], segments["right_eye"]), segments["nose"]
+    lowest_eye = PLAUSIBLE_AREA["left_eye"][0] / 2 * inter_ocular_guess**2
+    if all(eye is not None and eye.area >= lowest_eye for eye in eyes):
+        between = eyes[1].centre - eyes[0].centre
+        distance = float(np.linalg.norm(between))
+        if distance > 0:
+            axis = between / distance
+            if nose is None:
+                return FaceFrame(axis, distance)
+            middle = (eyes[0].centre + eyes[1].centre) / 2
+            return FaceFrame(axis, distance, float((nose.centre - middle) @ axis / distance))
+    return FaceFrame(np.array([1.0, 0.0]), inter_ocular_guess)  # faces reach the parser upright
 
 
 @dataclass(frozen=True)
@@ -186,20 +285,12 @@ def mask_keypoints(
     found, and where its eyes, nose and mouth can be: a part segmented further than `MAX_OFFSET`
     inter-ocular distances from where an average face in the box has it is not that part."""
     box_width = box[2] - box[0]
-    segments = {part: segment_of(labels, classes) for part, classes in PART_CLASSES.items()}
+    segments = segments_of(labels)
     pixel_size = math.sqrt(
         abs(np.linalg.det(np.asarray(to_image, np.float64)[:, :2]))
     )  # image px per label px
-    inter_ocular = EYES_PER_BOX_WIDTH * box_width / pixel_size
-    axis = np.array([1.0, 0.0])  # faces reach the parser upright to within the detector's tolerance
-    eyes = segments["left_eye"], segments["right_eye"]
-    lowest_eye = PLAUSIBLE_AREA["left_eye"][0] / 2 * inter_ocular**2
-    if all(eye is not None and eye.area >= lowest_eye for eye in eyes):
-        between = eyes[1].centre - eyes[0].centre
-        if np.linalg.norm(between) > 0:
-            inter_ocular = float(np.linalg.norm(between))
-            axis = between / inter_ocular
-    down = np.array([-axis[1], axis[0]])
+    frame = face_frame(segments, EYES_PER_BOX_WIDTH * box_width / pixel_size)
+    inter_ocular = frame.inter_ocular
 
     local: dict[str, np.ndarray] = {}
     confidence: dict[str, float] = {}
@@ -212,9 +303,9 @@ def mask_keypoints(
         if segment is None:
             continue
         score = round(_area_confidence(ratio, *PLAUSIBLE_AREA[part]) * segment.purity, 3)
-        for name, (of_part, along, sigmas) in KEYPOINTS.items():
-            if of_part == part:
-                local[name] = segment.point(down if along == "down" else axis, sigmas)
+        for name, keypoint in KEYPOINTS.items():
+            if keypoint.part == part:
+                local[name] = segment.point(keypoint, frame)
                 confidence[name] = score
 
     points: dict[str, Point] = {}
@@ -229,8 +320,8 @@ def mask_keypoints(
             )
             factor = float(np.clip((MAX_OFFSET - offset) / (MAX_OFFSET / 2), 0.0, 1.0))
             visible[part] = visible[part] and factor > 0
-            for point, (of_part, _, _) in KEYPOINTS.items():
-                if of_part == part and point in confidence:
+            for point, keypoint in KEYPOINTS.items():
+                if keypoint.part == part and point in confidence:
                     confidence[point] = round(confidence[point] * factor, 3)
     return MaskKeypoints(points, confidence, part_areas, visible)
 
@@ -271,16 +362,16 @@ def occlusions(found: MaskKeypoints, outside: float) -> tuple[str, ...]:
 # (its docstring has the command and the data). The brows are left out: they wander under hair and
 # parsing noise (a median spread three times the eyes'), so they would only add noise to the fit.
 ALIGNMENT_TEMPLATE: dict[str, Point] = {
-    "left_eye_center": (0.2193, 0.2094),
-    "left_eye_outer": (0.1316, 0.2103),
-    "left_eye_inner": (0.3274, 0.2102),
-    "right_eye_center": (0.7467, 0.2114),
-    "right_eye_inner": (0.6386, 0.2148),
-    "right_eye_outer": (0.8399, 0.2101),
-    "nose_tip": (0.4873, 0.4972),
-    "nose_base": (0.4887, 0.6443),
-    "left_mouth_corner": (0.2329, 0.8129),
-    "right_mouth_corner": (0.7383, 0.8104),
+    "left_eye_center": (0.2165, 0.1928),
+    "left_eye_outer": (0.1006, 0.2048),
+    "left_eye_inner": (0.3270, 0.2118),
+    "right_eye_center": (0.7422, 0.1954),
+    "right_eye_inner": (0.6329, 0.2130),
+    "right_eye_outer": (0.8552, 0.2046),
+    "nose_tip": (0.4848, 0.5048),
+    "nose_base": (0.4824, 0.6013),
+    "left_mouth_corner": (0.2524, 0.7765),
+    "right_mouth_corner": (0.7176, 0.7720),
     "mouth_center": (0.4857, 0.8191),
 }
 # The detector box's corners in the same frame (same fit): the alignment of a face whose parts cannot
@@ -292,7 +383,7 @@ MIN_ALIGNMENT_POINTS = 3
 
 
 def _parts_of(names: Iterable[str]) -> set[str]:
-    return {KEYPOINTS[name][0] for name in names}
+    return {KEYPOINTS[name].part for name in names}
 
 
 def points_from_box(box: tuple[float, float, float, float]) -> dict[str, Point]:

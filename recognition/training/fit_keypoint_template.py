@@ -13,9 +13,15 @@ The detector box's corners are fitted the same way, for faces whose parts cannot
 
 `--masks parser` (default) parses faces_pool/ photos with the committed parser: the template of what the
 pipeline sees. `--masks fasseg` uses FASSEG's human labels on its frontal photos instead (45 faces).
-`--sigmas` measures, on FASSEG's frontal human masks, how many standard deviations of its segment each
-keypoint lies from the segment's centroid, against dlib's 68 points (`recognition.keypoints.KEYPOINTS`);
-dlib-bin is needed for that one, at training time only.
+`--helen` fits the keypoints themselves (`recognition.keypoints.KEYPOINTS`: each point's offsets from its
+reference on its segment, and the lean of the midline parts' points) on Helen's training landmarks
+(`landmarks/train`, 246 photos; its test split is never used here) against the committed parser's own masks,
+whose region edges differ from human labels', and prints the train error per point and the table:
+
+    nice -n 10 .venv/bin/python -m recognition.training.fit_keypoint_template --helen ../shared/facedata
+
+Offsets are medians over the photos; a lean and its point's offset along the eye axis are fitted together
+by least absolute deviations (the median's line), so that a misparsed photo pulls them no more than a median.
 """
 
 from __future__ import annotations
@@ -24,32 +30,35 @@ import argparse
 import csv
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from bench.parser_eval import HELEN_POINTS, NOT_IN_MEAN, helen_shapes
 from recognition.align import DLIB_5_POINT_NAMES, chip_transform
 from recognition.images import read_rgb
-from recognition.keypoints import KEYPOINTS, PART_CLASSES, mask_keypoints, segment_of
+from recognition.keypoints import (
+    KEYPOINTS,
+    FaceFrame,
+    Keypoint,
+    face_frame,
+    mask_keypoints,
+    segments_of,
+)
 from recognition.models.detector import FaceDetector
 from recognition.models.landmarks import LandmarkPredictor
+from recognition.models.parser import FaceParser
 from recognition.models.weights import COMMITTED
-from recognition.types import Face
+from recognition.types import Face, Parsing
 
 FACEDATA = Path(
     os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "facedata")
 )
 CHIP, PADDING = 150, 0.25
 FASSEG_MOUTH, INNER_MOUTH = 11, 8
-# dlib's 68-point indices of the keypoints a 68-point shape names (0-based, iBUG 300-W order).
-DLIB_68 = {
-    "left_eye_outer": 36, "left_eye_inner": 39, "right_eye_inner": 42, "right_eye_outer": 45,
-    "left_brow_outer": 17, "left_brow_inner": 21, "right_brow_inner": 22, "right_brow_outer": 26,
-    "nose_tip": 30, "nose_base": 33, "left_mouth_corner": 48, "right_mouth_corner": 54,
-    "upper_lip_top": 51, "lower_lip_bottom": 57,
-}  # fmt: skip
 
 
 def _spread(path: Path) -> int:
@@ -88,8 +97,6 @@ def to_unit_square(
 def collect(masks: str, photos: int, weights: Path) -> dict[str, list[np.ndarray]]:
     detector, landmarks = FaceDetector(), LandmarkPredictor()
     if masks == "parser":
-        from recognition.models.parser import FaceParser
-
         parser = FaceParser(weights)
 
         def pairs() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
@@ -130,41 +137,105 @@ def fit_template(masks: str, photos: int, weights: Path) -> None:
         print(f'    "{name}": ({median[0]:.4f}, {median[1]:.4f}),')
 
 
-def fit_sigmas() -> None:
-    """Per keypoint: (dlib-68 point - segment centroid) along the keypoint's axis over the segment's std."""
-    import dlib  # training only
+def helen_faces(root: Path, weights: Path) -> Iterator[tuple[Parsing, np.ndarray]]:
+    """The parsing of each photo of a Helen split and its 29 human points, the face being the detected box
+    that holds the human eye centres (as `bench.parser_eval` picks it)."""
+    detector, parser = FaceDetector(), FaceParser(weights)
+    for path, human in helen_shapes(root):
+        image = read_rgb(path)
+        middle = human[[HELEN_POINTS["left_eye_center"], HELEN_POINTS["right_eye_center"]]].mean(axis=0)
+        holding = [
+            face for face in detector.detect(image)
+            if face.box[0] <= middle[0] <= face.box[2] and face.box[1] <= middle[1] <= face.box[3]
+        ]  # fmt: skip
+        if holding:
+            yield parser.get(image, max(holding, key=lambda face: face.width)), human
 
-    predictor = dlib.shape_predictor(str(_dat("shape_predictor_68_face_landmarks.dat")))
-    detector = FaceDetector()
-    ratios: dict[str, list[float]] = {}
-    for image, labels in fasseg_frontal():
-        face = _largest(detector, image)
-        if face is None:
+
+def median_line(turns: np.ndarray, values: np.ndarray) -> tuple[float, float]:
+    """Intercept and slope of the least-absolute-deviations line through (turns, values), by iteratively
+    reweighted least squares."""
+    design = np.column_stack([np.ones(len(turns)), turns])
+    weights = np.ones(len(turns))
+    for _ in range(100):
+        root = np.sqrt(weights)
+        coefficients = np.linalg.lstsq(design * root[:, None], values * root, rcond=None)[0]
+        weights = 1 / np.maximum(np.abs(values - design @ coefficients), 1e-6)
+    return float(coefficients[0]), float(coefficients[1])
+
+
+@dataclass(frozen=True)
+class Miss:
+    """Where a human point lies from its keypoint's reference on one face: the vector in label pixels,
+    the face's frame and the scale from label pixels to human inter-ocular distances."""
+
+    vector: np.ndarray
+    frame: FaceFrame
+    scale: float
+
+    def along_down(self) -> tuple[float, float]:
+        """The miss along the eye axis and down across it, in the frame's inter-ocular distances."""
+        return tuple(np.array([self.frame.axis, self.frame.down]) @ self.vector / self.frame.inter_ocular)
+
+    def error(self, keypoint: Keypoint) -> float:
+        """The human point's distance from `keypoint`'s placement, in human inter-ocular distances."""
+        along = keypoint.along + keypoint.lean * self.frame.turn
+        offset = self.frame.inter_ocular * (along * self.frame.axis + keypoint.down * self.frame.down)
+        return float(np.linalg.norm(self.vector - offset) * self.scale)
+
+
+def helen_misses(faces: Iterable[tuple[Parsing, np.ndarray]]) -> dict[str, list[Miss]]:
+    """Per Helen-annotated keypoint, its human point's miss from the keypoint's reference on each face.
+    Faces without both eyes and the nose found are left out: they have no frame to measure in."""
+    misses: dict[str, list[Miss]] = {}
+    for parsing, human in faces:
+        segments = segments_of(parsing.labels)
+        frame = face_frame(segments, inter_ocular_guess=0.0)
+        if segments["nose"] is None or frame.inter_ocular == 0:
             continue
-        x1, y1, x2, y2 = (round(value) for value in face.box)
-        shape = predictor(np.ascontiguousarray(image), dlib.rectangle(x1, y1, x2 - 1, y2 - 1))
-        dlib68 = np.array([(part.x, part.y) for part in shape.parts()], np.float64)
-        axis = dlib68[42:48].mean(axis=0) - dlib68[36:42].mean(axis=0)
-        axis /= np.linalg.norm(axis)
-        down = np.array([-axis[1], axis[0]])
-        for name, index in DLIB_68.items():
-            part, along, _ = KEYPOINTS[name]
-            segment = segment_of(labels, PART_CLASSES[part])
-            if segment is None:
-                continue
-            direction = down if along == "down" else axis
-            offsets = (segment.pixels - segment.centre) @ direction
-            ratios.setdefault(name, []).append(
-                float((dlib68[index] - segment.centre) @ direction / offsets.std())
-            )
-    for name, values in ratios.items():
-        print(f"{name:20s} median {np.median(values):+.2f}  std {np.std(values):.2f}  faces {len(values)}")
+        in_crop = cv2.transform(human[None], cv2.invertAffineTransform(parsing.crop_to_image))[0]
+        pixel_size = np.sqrt(abs(np.linalg.det(parsing.crop_to_image[:, :2])))
+        eyes = human[[HELEN_POINTS["left_eye_center"], HELEN_POINTS["right_eye_center"]]]
+        scale = pixel_size / np.linalg.norm(eyes[0] - eyes[1])
+        for name, index in HELEN_POINTS.items():
+            keypoint = KEYPOINTS[name]
+            segment = segments[keypoint.part]
+            if segment is not None:
+                vector = in_crop[index] - segment.reference(keypoint, frame)
+                misses.setdefault(name, []).append(Miss(vector, frame, scale))
+    return misses
 
 
-def _dat(name: str) -> Path:
-    from recognition.models.weights import dat_path
+def fit_keypoint(keypoint: Keypoint, misses: list[Miss]) -> Keypoint:
+    """`keypoint` with its offsets and lean fitted to the misses."""
+    along, down = np.array([miss.along_down() for miss in misses]).T
+    along_offset, lean = median_line(np.array([miss.frame.turn for miss in misses]), along)
+    return Keypoint(keypoint.part, keypoint.reference, along_offset, float(np.median(down)), lean)
 
-    return dat_path(name)
+
+def fit_helen(facedata: Path, weights: Path) -> None:
+    misses = helen_misses(helen_faces(facedata / "landmarks" / "train", weights))
+    fitted = {}
+    for name, found in misses.items():
+        keypoint = fit_keypoint(KEYPOINTS[name], found)
+        fitted[name] = keypoint, np.array([miss.error(keypoint) for miss in found])
+    print("Helen train: error over the inter-ocular distance (human eye centres), fitted offsets")
+    print(f"{'keypoint':20s}{'faces':>6}{'mean':>8}{'median':>8}  reference  along    down    lean")
+    for name, (keypoint, errors) in fitted.items():
+        note = "  (not in the NME)" if name in NOT_IN_MEAN else ""
+        print(
+            f"{name:20s}{len(errors):6d}{errors.mean():8.2%}{np.median(errors):8.2%}  {keypoint.reference:9s}"
+            f"{keypoint.along:+7.3f} {keypoint.down:+7.3f} {keypoint.lean:+7.3f}{note}"
+        )
+    scored = [errors for name, (_, errors) in fitted.items() if name not in NOT_IN_MEAN]
+    print(f"mean over the points in the NME: {np.mean([errors.mean() for errors in scored]):.2%}")
+    print("\nKEYPOINTS entries:")
+    for name, (keypoint, _) in fitted.items():
+        lean = f", lean={keypoint.lean:.3f}" if keypoint.lean else ""
+        print(
+            f'    "{name}": Keypoint("{keypoint.part}", "{keypoint.reference}", {keypoint.along:.3f}, '
+            f"{keypoint.down:.3f}{lean}),"
+        )
 
 
 def main() -> None:
@@ -174,10 +245,12 @@ def main() -> None:
         "--photos", type=int, default=800, help="faces_pool/ photos parsed (--masks parser)"
     )
     arguments.add_argument("--weights", type=Path, default=COMMITTED["parser"], help="parser weights")
-    arguments.add_argument("--sigmas", action="store_true", help="fit the keypoints' multiples instead")
+    arguments.add_argument(
+        "--helen", type=Path, metavar="FACEDATA", help="fit the keypoints on Helen's training landmarks"
+    )
     options = arguments.parse_args()
-    if options.sigmas:
-        fit_sigmas()
+    if options.helen:
+        fit_helen(options.helen, options.weights)
     else:
         fit_template(options.masks, options.photos, options.weights)
 

@@ -6,6 +6,7 @@ must give the matching occlusion verdicts. Tests of the committed parser on real
 `test_keypoints_parser.py`.
 """
 
+import cv2
 import numpy as np
 import pytest
 
@@ -14,16 +15,18 @@ from recognition.config import EngineConfig
 from recognition.keypoints import (
     ALIGNMENT_TEMPLATE,
     BOX_TEMPLATE,
+    PART_CLASSES,
     ParsingKeypoints,
     face_outside_image,
     mask_keypoints,
     occlusions,
     points_from_box,
+    segments_of,
 )
 from recognition.models.detector import FaceDetector
 from recognition.models.landmarks import LandmarkPredictor
 from recognition.pipeline import Engine
-from recognition.training.fit_keypoint_template import fasseg_frontal
+from recognition.training.fit_keypoint_template import fasseg_frontal, median_line
 from recognition.types import Face, Parsing
 from tests.facedata import FACEDATA
 
@@ -52,7 +55,7 @@ def inter_ocular(five: dict) -> float:
     return float(np.linalg.norm(centres[0] - centres[1]))
 
 
-def test_human_masks_give_the_eye_corners_and_nose_base_dlib_finds(frontal):
+def test_human_masks_give_points_near_the_eye_corners_and_nose_base_dlib_finds(frontal):
     landmarks = LandmarkPredictor()
     errors = {name: [] for name in DLIB_5_POINT_NAMES}
     for image, labels, face in frontal:
@@ -65,9 +68,12 @@ def test_human_masks_give_the_eye_corners_and_nose_base_dlib_finds(frontal):
 
     mean = {name: float(np.mean(values)) for name, values in errors.items()}
     assert len(errors["nose_base"]) == 45
-    # measured: 2.6 to 3.6% of the inter-ocular distance, no face past 7.4%
-    assert max(mean.values()) < 0.05, mean
-    assert max(max(values) for values in errors.values()) < 0.1
+    # The points' offsets are fitted to the committed parser's masks, whose regions differ from FASSEG's
+    # human ones (their nose and eye outlines are drawn to other conventions), so on human labels the
+    # outer eye corners and the nose base sit a little off: measured 3.0 to 8.7% of the inter-ocular
+    # distance, no face past 12.9%. The parser's own accuracy is tested in test_keypoints_parser.py.
+    assert max(mean.values()) < 0.1, mean
+    assert max(max(values) for values in errors.values()) < 0.15
 
 
 def test_human_masks_give_points_in_a_face_s_order_and_every_part_visible(frontal):
@@ -110,6 +116,42 @@ def test_a_speck_of_eye_is_not_an_eye(frontal):
     assert not found.visible["right_eye"]
     assert found.confidence["right_eye_center"] == 0.0
     assert occlusions(found, 0.0) == ("the right eye is not visible",)
+
+
+def test_segments_are_each_part_s_largest_blob_of_the_whole_map(frontal):
+    """The one-pass segments (blobs labelled within each part's bounding box) against each part's
+    components over the whole label map, on human labels and on labels with stray specks added."""
+    _, labels, _ = frontal[0]
+    specked = labels.copy()
+    specked[:3, :3] = RIGHT_EYE  # a blob far from the eye, so the right eye's box spans the map
+    specked[-2:, 40:42] = NOSE
+    for label_map in (labels, specked):
+        segments = segments_of(label_map)
+        for part, classes in PART_CLASSES.items():
+            mask = np.isin(label_map, classes).astype(np.uint8)
+            count, blobs, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+            if count == 1:  # FASSEG labels no lips, only the mouth
+                assert segments[part] is None, part
+                continue
+            largest = 1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])
+            rows, cols = np.nonzero(blobs == largest)
+
+            assert np.array_equal(segments[part].pixels, np.stack([cols, rows], axis=1))
+            assert segments[part].purity == len(rows) / mask.sum()
+    assert [part for part, segment in segments_of(labels).items() if segment] == [
+        "left_brow", "right_brow", "left_eye", "right_eye", "nose", "mouth"
+    ]  # fmt: skip
+
+
+def test_the_median_line_ignores_misparsed_faces_as_a_median_would():
+    turns = np.linspace(-0.3, 0.3, 41)
+    offsets = 0.2 + 0.7 * turns
+    offsets[[3, 17, 30]] += (0.9, -1.5, 2.0)  # three faces whose part was misparsed
+
+    along, lean = median_line(turns, offsets)
+
+    assert along == pytest.approx(0.2, abs=1e-3) and lean == pytest.approx(0.7, abs=1e-3)
+    assert abs(np.polyfit(turns, offsets, 1)[0] - 0.7) > 0.1  # least squares is pulled off by them
 
 
 def test_a_face_box_partly_outside_the_image_is_out_of_frame():
