@@ -146,7 +146,7 @@ class FaceFrame:
     inter_ocular: float
     turn: float = 0.0
 
-    @property
+    @cached_property
     def down(self) -> np.ndarray:
         return np.array([-self.axis[1], self.axis[0]])
 
@@ -173,17 +173,20 @@ class Segment:
     def centre(self) -> np.ndarray:
         return self.pixels.mean(axis=0)
 
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        return self.pixels - self.centre
+
     def end(self, direction: np.ndarray) -> np.ndarray:
         """The mean of the segment's outermost `END_SHARE` of pixels towards unit `direction`."""
-        outward = (self.pixels - self.centre) @ direction
-        return self.pixels[_outermost(outward)].mean(axis=0)
+        return self.pixels[_outermost(self.offsets @ direction)].mean(axis=0)
 
     def midline_end(self, direction: np.ndarray, frame: FaceFrame) -> np.ndarray:
         """Where the segment ends towards `direction` (up or down) on the line through its centroid: the
         mean reach of its outermost pixels within `MIDLINE_HALF_WIDTH` of that line. The point stays on the
         line, since the outermost pixels of an upper lip are the peaks either side of its midline dip."""
-        offsets = self.pixels - self.centre
-        outward = offsets[np.abs(offsets @ frame.axis) <= MIDLINE_HALF_WIDTH * frame.inter_ocular] @ direction
+        near = np.abs(self.offsets @ frame.axis) <= MIDLINE_HALF_WIDTH * frame.inter_ocular
+        outward = self.offsets[near] @ direction
         if not len(outward):
             return self.end(direction)
         return self.centre + outward[_outermost(outward)].mean() * direction
@@ -205,33 +208,27 @@ class Segment:
         )
 
 
-# Label value -> is one of the part's classes, for lookups cheaper than np.isin; "any" for every part.
-_MEMBERS = {
-    part: np.isin(np.arange(256), classes)
-    for part, classes in (PART_CLASSES | {"any": tuple(np.concatenate(list(PART_CLASSES.values())))}).items()
-}
+# Label value -> is one of the part's classes: a lookup table, cheaper than np.isin.
+_MEMBERS = {part: np.isin(np.arange(256), classes) for part, classes in PART_CLASSES.items()}
 
 
 def segments_of(labels: np.ndarray) -> dict[str, Segment | None]:
     """Each part's largest blob (other blobs of its classes are parsing noise, a nose label on a collar
-    say), or None when its classes are absent. One pass finds the parts' pixels; the blobs are then
-    labelled within each part's bounding box, which gives the blobs of the whole map."""
-    rows, cols = np.nonzero(_MEMBERS["any"][labels])
-    values = labels[rows, cols]
+    say), or None when its classes are absent. Blobs are labelled within the part's bounding box, which
+    gives the blobs of the whole map at a fraction of the cost."""
     segments: dict[str, Segment | None] = {}
-    for part in PART_CLASSES:
-        members = _MEMBERS[part]
-        mine = members[values]
-        if not mine.any():
+    for part, members in _MEMBERS.items():
+        mask = members[labels].view(np.uint8)
+        left, top, width, height = cv2.boundingRect(mask)
+        if width == 0:
             segments[part] = None
             continue
-        top, left = rows[mine].min(), cols[mine].min()
-        bottom, right = rows[mine].max() + 1, cols[mine].max() + 1
-        mask = members[labels[top:bottom, left:right]].view(np.uint8)
-        _, blobs, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        _, blobs, stats, _ = cv2.connectedComponentsWithStats(
+            mask[top : top + height, left : left + width], connectivity=8
+        )
         areas = stats[1:, cv2.CC_STAT_AREA]
-        blob_rows, blob_cols = np.nonzero(blobs == 1 + np.argmax(areas))
-        pixels = np.stack([blob_cols + left, blob_rows + top], axis=1).astype(np.float64)
+        rows, cols = np.nonzero(blobs == 1 + np.argmax(areas))
+        pixels = np.stack([cols + left, rows + top], axis=1).astype(np.float64)
         segments[part] = Segment(pixels, float(len(pixels) / areas.sum()))
     return segments
 
