@@ -1,14 +1,17 @@
 """Frame posted -> door command received over MQTT, on the real services, for one face at 640x480.
 
-    nice -n 5 .venv/bin/python -m bench.pipeline                    # from the repository root
-    nice -n 5 .venv/bin/python -m bench.pipeline --rescan-ms 0      # no tracking: every frame searched whole
-    nice -n 5 .venv/bin/python -m bench.pipeline --region 0.2,0,0.8,1 --passage-frames 2
-    nice -n 5 .venv/bin/python -m bench.pipeline --torch-threads 2       # the worker's torch on two threads
+    nice -n 5 .venv/bin/python -m bench.pipeline                     # from the repository root
+    nice -n 5 .venv/bin/python -m bench.pipeline --rescan-ms 0       # no tracking: every frame searched whole
+    nice -n 5 .venv/bin/python -m bench.pipeline --passage-frames 1  # a door that opens on one frame
+    nice -n 5 .venv/bin/python -m bench.pipeline --region 0.2,0,0.8,1  # faces looked for in part of the frame
+    nice -n 5 .venv/bin/python -m bench.pipeline --concurrency 1 --torch-threads 2  # one process, 2 threads
 
 Needs PostgreSQL, Redis and Mosquitto as the tests do (deploy/local/start-test-services.sh); reads the
 settings of `access.settings.test`. It makes a scratch database (dropped at the end), starts one real Celery
-worker (prefork, one process) on it, enrolls one person from the first frame of a real talking-head clip and
-lets them through a door that decides on K of K frames (`--passage-frames`, default 1; no cooldown), then:
+worker on it as `deploy/Procfile` runs it (prefork, Celery's default of one process per CPU, one torch thread
+each; `--concurrency` and `--torch-threads` change them), enrolls one person from the first frame of a real
+talking-head clip and lets them through a door that decides as a door does by default, on K = 2 agreeing
+frames (`--passage-frames K`; no cooldown), then:
 
 1. latency: for each sample, a new passage: the first K - 1 frames are posted through the camera push
    endpoint (the real view, with the camera's device token, in this process) one camera frame interval
@@ -135,7 +138,9 @@ class DoorController:
         self.client.disconnect()
 
 
-def start_worker(database_name: str, folder: Path, max_frame_age_s: float, torch_threads: int | None):
+def start_worker(
+    database_name: str, folder: Path, max_frame_age_s: float, torch_threads: int | None, concurrency: int
+):
     from django.conf import settings
 
     database_url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{database_name}").geturl()
@@ -152,7 +157,7 @@ def start_worker(database_name: str, folder: Path, max_frame_age_s: float, torch
         env["FACEGATE_TORCH_THREADS"] = str(torch_threads)  # the worker's engine sets torch's threads from it
     name = f"bench-{os.getpid()}@{socket.gethostname()}"
     command = [sys.executable, "-m", "celery", "-A", "access", "worker", "-Q", "frames,enrollment,default",
-               "--pool", "prefork", "--concurrency", "1", "-n", name, "--loglevel", "WARNING",
+               "--pool", "prefork", "--concurrency", str(concurrency), "-n", name, "--loglevel", "WARNING",
                "--without-gossip", "--without-mingle"]  # fmt: skip
     log = (folder / "worker.log").open("wb")
     worker = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -176,7 +181,7 @@ def stop_worker(worker: subprocess.Popen) -> None:
 
 
 def make_site(enroll_pixels: np.ndarray, args: argparse.Namespace, topic: str):
-    """A door deciding on K of K frames, its camera, and one allowed person enrolled by the worker."""
+    """A door granting on K agreeing frames, its camera, and one allowed person enrolled by the worker."""
     from access.cameras.models import Camera
     from access.core.images import decode_image
     from access.doors.models import Door
@@ -185,8 +190,10 @@ def make_site(enroll_pixels: np.ndarray, args: argparse.Namespace, topic: str):
     from access.watchlists.models import AllowEntry
     from recognition import tasks
 
+    default_window = Door._meta.get_field("window_frames").default
     door = Door.objects.create(name="Bench door", controller_kind="mqtt", mqtt_topic=topic,
-                               grant_frames=args.passage_frames, window_frames=args.passage_frames,
+                               grant_frames=args.passage_frames,
+                               window_frames=max(args.passage_frames, default_window),
                                window_seconds=DOOR_WINDOW_S if args.passage_frames == 1 else PASSAGE_WINDOW_S,
                                cooldown_seconds=0)  # fmt: skip
     left, top, right, bottom = args.region
@@ -374,7 +381,7 @@ def describe_mode(args: argparse.Namespace) -> list[str]:
     lines = [
         f"detection region: {described}",
         f"tracking: {tracking}",
-        f"door: grants on {args.passage_frames} of {args.passage_frames} frames; the timed frame is frame "
+        f"door: grants on {args.passage_frames} agreeing frames; the timed frame is frame "
         f"{args.passage_frames} of a new passage, {deciding}",
     ]
     return lines
@@ -389,7 +396,8 @@ def report(samples: list[LatencySample], missed: int, fps: float, stages: dict[s
     latencies_ms = [1000 * sample.total for sample in samples]
     p50, p99 = percentile(latencies_ms, 50), percentile(latencies_ms, 99)
     print(f"\nFaceGate pipeline bench: one face, {FRAME_SIZE[0]}x{FRAME_SIZE[1]}, camera min_face_size "
-          f"{args.min_face_size}, 1 worker process, torch threads {torch.get_num_threads()}, "
+          f"{args.min_face_size}, 1 worker of {args.concurrency} processes with {torch.get_num_threads()} "
+          f"torch threads each, "
           f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     for line in describe_mode(args):
         print(f"  {line}")
@@ -447,8 +455,13 @@ def main() -> None:
     parser.add_argument(
         "--passage-frames",
         type=int,
-        default=1,
-        help="K: the door grants on K of K frames, the K-th of each passage timed (default 1)",
+        help="K: the door grants on K agreeing frames, the K-th of each passage timed (default: a door's, 2)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=os.cpu_count(),
+        help="worker processes (default: Celery's, one per CPU, as deploy/Procfile runs the worker)",
     )
     parser.add_argument(
         "--torch-threads", type=int, help="torch CPU threads per engine (default: FACEGATE_TORCH_THREADS, 1)"
@@ -462,6 +475,11 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
+
+    from access.doors.models import Door
+
+    if args.passage_frames is None:
+        args.passage_frames = Door._meta.get_field("grant_frames").default
     from django.test.utils import setup_databases, teardown_databases
 
     prefix = f"facegate-bench/{uuid.uuid4().hex[:8]}"
@@ -476,7 +494,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="facegate-bench-") as scratch:
             settings.MEDIA_ROOT = str(Path(scratch) / "media")
             worker = start_worker(settings.DATABASES["default"]["NAME"], Path(scratch), max_frame_age_s=3600,
-                                  torch_threads=args.torch_threads)  # fmt: skip
+                                  torch_threads=args.torch_threads, concurrency=args.concurrency)  # fmt: skip
             camera = make_site(frames[0], args, f"{prefix}/door")
             controller = DoorController(broker.hostname, broker.port or 1883, f"{prefix}/door/set")
             later = frames[1:]
