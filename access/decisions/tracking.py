@@ -14,9 +14,11 @@ MIN_IOU = 0.3
 # Observations kept per track: enough for any window and to recognise a retried frame.
 KEPT_OBSERVATIONS = 16
 UNKNOWN = "unknown"
-# Around a followed face the next frame is searched this many face widths out on every side: half a width for
-# the head's own turns and nods, plus how far across the view a person walking up to a door moves per second
-# (1.5 m/s at an angle to the camera, with faces about 0.16 m wide), for the time since it was last seen.
+# A followed face's centre is looked for in the next frame this many face widths (heights, up and down)
+# from where it was: half a width for the head's own turns and nods, plus how far across the view a person
+# walking up to a door moves per second (1.5 m/s at an angle to the camera, with faces about 0.16 m wide),
+# for the time since it was last seen. Only centres need the room: the detector's cells there see the whole
+# face around them.
 FOLLOW_MARGIN = 0.5
 FOLLOW_SPEED = 3.0  # face widths per second
 
@@ -117,8 +119,10 @@ def undecided_identity(observations: list[Observation], decided: list[str], wind
 
 
 def follow_area(box: Box, elapsed_s: float) -> Box:
-    """Where a face last seen at `box` `elapsed_s` seconds ago can be now (partly out of the frame, maybe)."""
+    """Where the centre of a face last seen at `box` `elapsed_s` seconds ago can be now (maybe out of the
+    frame): the area the next frame searches, keeping the faces centred in it."""
     x1, y1, x2, y2 = box
     reach = FOLLOW_MARGIN + FOLLOW_SPEED * max(elapsed_s, 0.0)
     dx, dy = reach * (x2 - x1), reach * (y2 - y1)
-    return (x1 - dx, y1 - dy, x2 + dx, y2 + dy)
+    centre_x, centre_y = (x1 + x2) / 2, (y1 + y2) / 2
+    return (centre_x - dx, centre_y - dy, centre_x + dx, centre_y + dy)

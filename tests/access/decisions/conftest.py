@@ -117,6 +117,7 @@ FrameRunner = Callable[..., list[Event]]
 def process(django_capture_on_commit_callbacks) -> FrameRunner:
     """Run the frame function on a frame as the task does, just captured; what it commits runs as it would
     after a real commit (door commands, alerts)."""
+    engine()  # loaded now, not within a test's frame: a frame stamped before a model load would be stale
 
     def run(
         camera: Camera, pixels: np.ndarray, frame_id: str | None = None, captured_at: float | None = None
