@@ -93,12 +93,14 @@ EYES_PER_BOX_WIDTH = 0.44
 
 # Mask points are placed from a reference point of their part's segment: its centroid, or its end towards
 # the face's "left", "right", "up" or "down" (the mean of its outermost END_SHARE of pixels that way; "up"
-# and "down" on the midline for the lips, `MIDLINE_HALF_WIDTH`). From there a point sits a fixed offset
-# along the eye axis and down across it, in inter-ocular distances, plus, for parts on the face's midline,
-# a share ("lean") of the part's sideways offset from the point between the eyes: the nose tip juts out of
-# the face, so a turned head carries it sideways further than the nose's centroid. References were chosen,
-# and offsets and leans fitted (medians), on Helen's training landmarks against the committed parser's
-# own masks: `recognition.training.fit_keypoint_template --helen`, which prints this table.
+# and "down" on the segment's midline, `MIDLINE_HALF_WIDTH`). From there a point sits a fixed offset along
+# the eye axis and down across it, in inter-ocular distances, moved along the axis by a share ("lean") of
+# the face's turn (`FaceFrame.turn`: the nose tip juts out of the face, so a turned head carries it
+# sideways further than the nose's centroid) and by a multiple ("stretch") of the segment's standard
+# deviation along the axis (the parser's mouth ends short of the human corners by a share of its width).
+# References were chosen, and offsets, leans and stretches fitted (least absolute deviations, medians
+# across the axis), on Helen's training landmarks against the committed parser's own masks:
+# `recognition.training.fit_keypoint_template --helen`, which prints this table.
 END_SHARE = 0.05
 MIDLINE_HALF_WIDTH = 0.1
 
@@ -110,28 +112,29 @@ class Keypoint:
     along: float = 0.0  # inter-ocular distances along the eye axis (towards the image-right eye)
     down: float = 0.0  # inter-ocular distances across it, down the face
     lean: float = 0.0  # inter-ocular distances along the eye axis per unit of the face's turn
+    stretch: float = 0.0  # the segment's standard deviations along the eye axis
 
 
 KEYPOINTS: dict[str, Keypoint] = {
-    "left_eye_center": Keypoint("left_eye", "centre", -0.004, -0.031, lean=-0.172),
-    "left_eye_outer": Keypoint("left_eye", "left", -0.053, -0.016, lean=-0.154),
-    "left_eye_inner": Keypoint("left_eye", "centre", 0.204, 0.004, lean=0.042),
-    "right_eye_center": Keypoint("right_eye", "centre", -0.008, -0.030, lean=-0.104),
-    "right_eye_inner": Keypoint("right_eye", "centre", -0.216, 0.004, lean=0.103),
-    "right_eye_outer": Keypoint("right_eye", "right", 0.036, -0.012, lean=-0.039),
-    "left_brow_outer": Keypoint("left_brow", "left", 0.064, -0.054, lean=-0.015),
-    "left_brow_inner": Keypoint("left_brow", "right", -0.091, -0.004, lean=-0.145),
-    "right_brow_inner": Keypoint("right_brow", "left", 0.070, -0.002, lean=-0.060),
-    "right_brow_outer": Keypoint("right_brow", "right", -0.092, -0.060, lean=0.119),
-    "nose_tip": Keypoint("nose", "down", -0.011, -0.205, lean=0.666),
-    "nose_base": Keypoint("nose", "down", -0.012, -0.021, lean=0.340),
-    "left_mouth_corner": Keypoint("mouth", "left", -0.064, -0.060, lean=-0.218),
-    "right_mouth_corner": Keypoint("mouth", "right", 0.068, -0.059, lean=-0.130),
+    "left_eye_center": Keypoint("left_eye", "centre", 0.031, -0.031, lean=-0.146, stretch=-0.364),
+    "left_eye_outer": Keypoint("left_eye", "left", -0.210, -0.016, lean=-0.202, stretch=1.587),
+    "left_eye_inner": Keypoint("left_eye", "centre", 0.234, 0.004, lean=0.064, stretch=-0.307),
+    "right_eye_center": Keypoint("right_eye", "centre", 0.005, -0.030, lean=-0.113, stretch=-0.125),
+    "right_eye_inner": Keypoint("right_eye", "centre", -0.184, 0.004, lean=0.091, stretch=-0.330),
+    "right_eye_outer": Keypoint("right_eye", "right", 0.170, -0.012, lean=-0.131, stretch=-1.336),
+    "left_brow_outer": Keypoint("left_brow", "left", -0.133, -0.054, lean=-0.294, stretch=0.823),
+    "left_brow_inner": Keypoint("left_brow", "right", 0.107, -0.004, lean=0.128, stretch=-0.848),
+    "right_brow_inner": Keypoint("right_brow", "left", -0.085, -0.002, lean=0.146, stretch=0.643),
+    "right_brow_outer": Keypoint("right_brow", "right", 0.167, -0.060, lean=-0.270, stretch=-1.078),
+    "nose_tip": Keypoint("nose", "down", -0.009, -0.205, lean=0.665, stretch=-0.013),
+    "nose_base": Keypoint("nose", "down", 0.005, -0.021, lean=0.342, stretch=-0.120),
+    "left_mouth_corner": Keypoint("mouth", "left", -0.227, -0.060, lean=-0.207, stretch=0.764),
+    "right_mouth_corner": Keypoint("mouth", "right", 0.223, -0.059, lean=-0.127, stretch=-0.768),
     "mouth_center": Keypoint("mouth", "centre"),
     "upper_lip_center": Keypoint("upper_lip", "centre"),
-    "upper_lip_top": Keypoint("upper_lip", "up", -0.002, -0.007, lean=0.514),
+    "upper_lip_top": Keypoint("upper_lip", "up", 0.031, -0.007, lean=0.498, stretch=-0.170),
     "lower_lip_center": Keypoint("lower_lip", "centre"),
-    "lower_lip_bottom": Keypoint("lower_lip", "down", -0.002, -0.034, lean=0.356),
+    "lower_lip_bottom": Keypoint("lower_lip", "down", -0.002, -0.034, lean=0.355, stretch=0.003),
 }
 
 
@@ -201,8 +204,14 @@ class Segment:
             return self.midline_end(direction, frame)
         return self.end(direction)
 
+    def spread(self, frame: FaceFrame) -> float:
+        """The standard deviation of the segment's pixels along the eye axis, in inter-ocular distances."""
+        return float((self.offsets @ frame.axis).std() / frame.inter_ocular)
+
     def point(self, keypoint: Keypoint, frame: FaceFrame) -> np.ndarray:
         along = keypoint.along + keypoint.lean * frame.turn
+        if keypoint.stretch:
+            along += keypoint.stretch * self.spread(frame)
         return self.reference(keypoint, frame) + frame.inter_ocular * (
             along * frame.axis + keypoint.down * frame.down
         )
@@ -359,16 +368,16 @@ def occlusions(found: MaskKeypoints, outside: float) -> tuple[str, ...]:
 # (its docstring has the command and the data). The brows are left out: they wander under hair and
 # parsing noise (a median spread three times the eyes'), so they would only add noise to the fit.
 ALIGNMENT_TEMPLATE: dict[str, Point] = {
-    "left_eye_center": (0.2165, 0.1928),
-    "left_eye_outer": (0.1006, 0.2048),
-    "left_eye_inner": (0.3270, 0.2118),
-    "right_eye_center": (0.7422, 0.1954),
-    "right_eye_inner": (0.6329, 0.2130),
-    "right_eye_outer": (0.8552, 0.2046),
+    "left_eye_center": (0.2162, 0.1928),
+    "left_eye_outer": (0.0986, 0.2047),
+    "left_eye_inner": (0.3271, 0.2118),
+    "right_eye_center": (0.7423, 0.1955),
+    "right_eye_inner": (0.6326, 0.2131),
+    "right_eye_outer": (0.8562, 0.2046),
     "nose_tip": (0.4848, 0.5048),
-    "nose_base": (0.4824, 0.6013),
-    "left_mouth_corner": (0.2524, 0.7765),
-    "right_mouth_corner": (0.7176, 0.7720),
+    "nose_base": (0.4816, 0.6012),
+    "left_mouth_corner": (0.2500, 0.7769),
+    "right_mouth_corner": (0.7135, 0.7720),
     "mouth_center": (0.4857, 0.8191),
 }
 # The detector box's corners in the same frame (same fit): the alignment of a face whose parts cannot

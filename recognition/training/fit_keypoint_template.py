@@ -14,14 +14,15 @@ The detector box's corners are fitted the same way, for faces whose parts cannot
 `--masks parser` (default) parses faces_pool/ photos with the committed parser: the template of what the
 pipeline sees. `--masks fasseg` uses FASSEG's human labels on its frontal photos instead (45 faces).
 `--helen` fits the keypoints themselves (`recognition.keypoints.KEYPOINTS`: each point's offsets from its
-reference on its segment, and the lean of the midline parts' points) on Helen's training landmarks
+reference on its segment, lean and stretch) on Helen's training landmarks
 (`landmarks/train`, 246 photos; its test split is never used here) against the committed parser's own masks,
 whose region edges differ from human labels', and prints the train error per point and the table:
 
     nice -n 10 .venv/bin/python -m recognition.training.fit_keypoint_template --helen ../shared/facedata
 
-Offsets are medians over the photos; a lean and its point's offset along the eye axis are fitted together
-by least absolute deviations (the median's line), so that a misparsed photo pulls them no more than a median.
+A point's offset along the eye axis, lean and stretch are fitted together by least absolute deviations (a
+median's line, so that a misparsed photo pulls them no more than it would a median); its offset across the
+axis is a median.
 """
 
 from __future__ import annotations
@@ -152,25 +153,28 @@ def helen_faces(root: Path, weights: Path) -> Iterator[tuple[Parsing, np.ndarray
             yield parser.get(image, max(holding, key=lambda face: face.width)), human
 
 
-def median_line(turns: np.ndarray, values: np.ndarray) -> tuple[float, float]:
-    """Intercept and slope of the least-absolute-deviations line through (turns, values), by iteratively
-    reweighted least squares."""
-    design = np.column_stack([np.ones(len(turns)), turns])
-    weights = np.ones(len(turns))
+def least_absolute_deviations(features: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Intercept and coefficients of the linear fit of `values` on the columns of `features` that
+    minimises the absolute deviations (a median's line: a few misparsed faces do not pull it), by
+    iteratively reweighted least squares."""
+    design = np.column_stack([np.ones(len(values)), features])
+    weights = np.ones(len(values))
     for _ in range(100):
         root = np.sqrt(weights)
         coefficients = np.linalg.lstsq(design * root[:, None], values * root, rcond=None)[0]
         weights = 1 / np.maximum(np.abs(values - design @ coefficients), 1e-6)
-    return float(coefficients[0]), float(coefficients[1])
+    return coefficients
 
 
 @dataclass(frozen=True)
 class Miss:
     """Where a human point lies from its keypoint's reference on one face: the vector in label pixels,
-    the face's frame and the scale from label pixels to human inter-ocular distances."""
+    the face's frame, the segment's spread along the eye axis (`Segment.spread`) and the scale from label
+    pixels to human inter-ocular distances."""
 
     vector: np.ndarray
     frame: FaceFrame
+    spread: float
     scale: float
 
     def along_down(self) -> tuple[float, float]:
@@ -179,7 +183,7 @@ class Miss:
 
     def error(self, keypoint: Keypoint) -> float:
         """The human point's distance from `keypoint`'s placement, in human inter-ocular distances."""
-        along = keypoint.along + keypoint.lean * self.frame.turn
+        along = keypoint.along + keypoint.lean * self.frame.turn + keypoint.stretch * self.spread
         offset = self.frame.inter_ocular * (along * self.frame.axis + keypoint.down * self.frame.down)
         return float(np.linalg.norm(self.vector - offset) * self.scale)
 
@@ -202,15 +206,23 @@ def helen_misses(faces: Iterable[tuple[Parsing, np.ndarray]]) -> dict[str, list[
             segment = segments[keypoint.part]
             if segment is not None:
                 vector = in_crop[index] - segment.reference(keypoint, frame)
-                misses.setdefault(name, []).append(Miss(vector, frame, scale))
+                misses.setdefault(name, []).append(Miss(vector, frame, segment.spread(frame), scale))
     return misses
 
 
 def fit_keypoint(keypoint: Keypoint, misses: list[Miss]) -> Keypoint:
-    """`keypoint` with its offsets and lean fitted to the misses."""
+    """`keypoint` with its offsets, lean and stretch fitted to the misses."""
     along, down = np.array([miss.along_down() for miss in misses]).T
-    along_offset, lean = median_line(np.array([miss.frame.turn for miss in misses]), along)
-    return Keypoint(keypoint.part, keypoint.reference, along_offset, float(np.median(down)), lean)
+    turns_and_spreads = np.array([(miss.frame.turn, miss.spread) for miss in misses])
+    along_offset, lean, stretch = least_absolute_deviations(turns_and_spreads, along)
+    return Keypoint(
+        keypoint.part,
+        keypoint.reference,
+        float(along_offset),
+        float(np.median(down)),
+        float(lean),
+        float(stretch),
+    )
 
 
 def fit_helen(facedata: Path, weights: Path) -> None:
@@ -220,21 +232,21 @@ def fit_helen(facedata: Path, weights: Path) -> None:
         keypoint = fit_keypoint(KEYPOINTS[name], found)
         fitted[name] = keypoint, np.array([miss.error(keypoint) for miss in found])
     print("Helen train: error over the inter-ocular distance (human eye centres), fitted offsets")
-    print(f"{'keypoint':20s}{'faces':>6}{'mean':>8}{'median':>8}  reference  along    down    lean")
+    print(f"{'keypoint':20s}{'faces':>6}{'mean':>8}{'median':>8}  reference  along    down    lean stretch")
     for name, (keypoint, errors) in fitted.items():
         note = "  (not in the NME)" if name in NOT_IN_MEAN else ""
         print(
             f"{name:20s}{len(errors):6d}{errors.mean():8.2%}{np.median(errors):8.2%}  {keypoint.reference:9s}"
-            f"{keypoint.along:+7.3f} {keypoint.down:+7.3f} {keypoint.lean:+7.3f}{note}"
+            f"{keypoint.along:+7.3f} {keypoint.down:+7.3f} {keypoint.lean:+7.3f} {keypoint.stretch:+7.3f}"
+            f"{note}"
         )
     scored = [errors for name, (_, errors) in fitted.items() if name not in NOT_IN_MEAN]
     print(f"mean over the points in the NME: {np.mean([errors.mean() for errors in scored]):.2%}")
     print("\nKEYPOINTS entries:")
     for name, (keypoint, _) in fitted.items():
-        lean = f", lean={keypoint.lean:.3f}" if keypoint.lean else ""
         print(
             f'    "{name}": Keypoint("{keypoint.part}", "{keypoint.reference}", {keypoint.along:.3f}, '
-            f"{keypoint.down:.3f}{lean}),"
+            f"{keypoint.down:.3f}, lean={keypoint.lean:.3f}, stretch={keypoint.stretch:.3f}),"
         )
 
 
