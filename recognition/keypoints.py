@@ -1,12 +1,11 @@
 """Keypoints and occlusion verdicts from a face's parsing: segments -> named points with confidence.
 
 Each part (brows, eyes, nose, mouth, lips) is a segment of the label map, its specks dropped. Each point
-is placed from a reference on its part's segment (`KEYPOINTS`): the segment's centroid, or its end towards
-one side of the face (the mean of its outermost pixels that way, which lands between pixels), then moved by
-offsets along the face's horizontal axis (the line through the eye centres) and across it, and, for a turned
-head, by a share of the turn (how far the nose's centroid lies from the point between the eyes). Offsets and
-shares were fitted on Helen's training landmarks against the committed parser's masks. Points are computed
-in the parsing crop and mapped to image pixels with its `crop_to_image`.
+is placed from a reference on its part's segment: the segment's centroid, or its end towards one side of
+the face (the mean of its outermost pixels that way, which lands between pixels), then moved along the
+face's horizontal axis (the line through the eye centres) and across it by offsets fitted on Helen's
+training landmarks against the committed parser's masks (`KEYPOINTS` says how). Points are computed in the
+parsing crop and mapped to image pixels with its `crop_to_image`.
 
 A part is visible when its segment covers a plausible share of the face: its area over the squared
 inter-ocular distance (or a share of the box when the eyes are missing), in the range of FASSEG's human
@@ -97,7 +96,8 @@ EYES_PER_BOX_WIDTH = 0.44
 # the eye axis and down across it, in inter-ocular distances, moved along the axis by a share ("lean") of
 # the face's turn (`FaceFrame.turn`: the nose tip juts out of the face, so a turned head carries it
 # sideways further than the nose's centroid) and by a multiple ("stretch") of the segment's standard
-# deviation along the axis (the parser's mouth ends short of the human corners by a share of its width).
+# deviation along the axis (how far the human mouth corners lie beyond the parser's mouth ends depends on
+# the mouth's width).
 # References were chosen, and offsets, leans and stretches fitted (least absolute deviations, medians
 # across the axis), on Helen's training landmarks against the committed parser's own masks:
 # `recognition.training.fit_keypoint_template --helen`, which prints this table.
@@ -107,6 +107,8 @@ MIDLINE_HALF_WIDTH = 0.1
 
 @dataclass(frozen=True)
 class Keypoint:
+    """Where a keypoint sits on its part's segment (see `KEYPOINTS`)."""
+
     part: str
     reference: str  # "centre", or the segment's end: "left", "right", "up", "down"
     along: float = 0.0  # inter-ocular distances along the eye axis (towards the image-right eye)

@@ -14,9 +14,9 @@ The detector box's corners are fitted the same way, for faces whose parts cannot
 `--masks parser` (default) parses faces_pool/ photos with the committed parser: the template of what the
 pipeline sees. `--masks fasseg` uses FASSEG's human labels on its frontal photos instead (45 faces).
 `--helen` fits the keypoints themselves (`recognition.keypoints.KEYPOINTS`: each point's offsets from its
-reference on its segment, lean and stretch) on Helen's training landmarks
-(`landmarks/train`, 246 photos; its test split is never used here) against the committed parser's own masks,
-whose region edges differ from human labels', and prints the train error per point and the table:
+reference on its segment, lean and stretch) on Helen's training landmarks (`landmarks/train`, 246 photos;
+its test split is never used here) against the committed parser's own masks, whose region edges differ
+from human labels', and prints the train error per point and the table:
 
     nice -n 10 .venv/bin/python -m recognition.training.fit_keypoint_template --helen ../shared/facedata
 
