@@ -182,6 +182,11 @@ class Segment:
     def offsets(self) -> np.ndarray:
         return self.pixels - self.centre
 
+    @cached_property
+    def covariance(self) -> np.ndarray:
+        """The pixels' 2x2 second moments about the centroid, from which any axis's spread follows."""
+        return self.offsets.T @ self.offsets / len(self.offsets)
+
     def end(self, direction: np.ndarray) -> np.ndarray:
         """The mean of the segment's outermost `END_SHARE` of pixels towards unit `direction`."""
         return self.pixels[_outermost(self.offsets @ direction)].mean(axis=0)
@@ -208,7 +213,7 @@ class Segment:
 
     def spread(self, frame: FaceFrame) -> float:
         """The standard deviation of the segment's pixels along the eye axis, in inter-ocular distances."""
-        return float((self.offsets @ frame.axis).std() / frame.inter_ocular)
+        return math.sqrt(frame.axis @ self.covariance @ frame.axis) / frame.inter_ocular
 
     def point(self, keypoint: Keypoint, frame: FaceFrame) -> np.ndarray:
         along = keypoint.along + keypoint.lean * frame.turn
@@ -219,27 +224,32 @@ class Segment:
         )
 
 
-# Label value -> is one of the part's classes: a lookup table, cheaper than np.isin.
-_MEMBERS = {part: np.isin(np.arange(256), classes) for part, classes in PART_CLASSES.items()}
+# Label value -> is one of the part's classes (a lookup table, cheaper than np.isin); "any" for all parts.
+_MEMBERS = {
+    part: np.isin(np.arange(256), classes)
+    for part, classes in ({"any": sum(PART_CLASSES.values(), ())} | PART_CLASSES).items()
+}
 
 
 def segments_of(labels: np.ndarray) -> dict[str, Segment | None]:
     """Each part's largest blob (other blobs of its classes are parsing noise, a nose label on a collar
     say), or None when its classes are absent. Blobs are labelled within the part's bounding box, which
-    gives the blobs of the whole map at a fraction of the cost."""
-    segments: dict[str, Segment | None] = {}
-    for part, members in _MEMBERS.items():
-        mask = members[labels].view(np.uint8)
-        left, top, width, height = cv2.boundingRect(mask)
+    gives the blobs of the whole map at a fraction of the cost; the parts are looked for within the box
+    that holds them all, a fraction of the crop."""
+    segments: dict[str, Segment | None] = dict.fromkeys(PART_CLASSES)
+    left, top, width, height = cv2.boundingRect(_MEMBERS["any"][labels].view(np.uint8))
+    parts = labels[top : top + height, left : left + width]
+    for part in PART_CLASSES:
+        mask = _MEMBERS[part][parts].view(np.uint8)
+        x, y, width, height = cv2.boundingRect(mask)
         if width == 0:
-            segments[part] = None
             continue
         _, blobs, stats, _ = cv2.connectedComponentsWithStats(
-            mask[top : top + height, left : left + width], connectivity=8
+            mask[y : y + height, x : x + width], connectivity=8
         )
         areas = stats[1:, cv2.CC_STAT_AREA]
         rows, cols = np.nonzero(blobs == 1 + np.argmax(areas))
-        pixels = np.stack([cols + left, rows + top], axis=1).astype(np.float64)
+        pixels = np.stack([cols + left + x, rows + top + y], axis=1).astype(np.float64)
         segments[part] = Segment(pixels, float(len(pixels) / areas.sum()))
     return segments
 
