@@ -34,7 +34,7 @@ from access.doors.services import command_door
 from access.events.models import Event
 from access.events.services import record_event
 from access.people.models import Person
-from access.watchlists.services import Verdict, allow_verdict, sighting_alert
+from access.watchlists.services import Verdict, allow_verdict, sighting_alert, with_list_status
 from recognition.images import UnreadableImage, read_rgb
 from recognition.tasks import identify
 
@@ -269,10 +269,11 @@ def _decide_identity(identity: str, door: Door | None, at: datetime) -> Decision
     no alert."""
     if identity == UNKNOWN:
         return None if door is None else Decision(Event.Decision.DENY, UNKNOWN_FACE)
-    person = Person.objects.filter(pk=_person_id(identity)).first()
+    # One query says whether any list holds the person; the lists' own queries run only for those it does.
+    person = with_list_status(Person.objects.filter(pk=_person_id(identity)), at).first()
     if person is None:  # erased since the gallery was synced
         return None
-    alert = sighting_alert(person, at)
+    alert = sighting_alert(person, at) if person.blocked or person.missing else None
     if door is None:
         return None if alert is None else Decision(alert.decision, alert.reason, alert.alert_kind)
     if alert is None:
