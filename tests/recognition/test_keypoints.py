@@ -119,8 +119,8 @@ def test_a_speck_of_eye_is_not_an_eye(frontal):
 
 
 def test_segments_are_each_part_s_largest_blob_of_the_whole_map(frontal):
-    """The one-pass segments (blobs labelled within each part's bounding box) against each part's
-    components over the whole label map, on human labels and on labels with stray specks added."""
+    """The segments (blobs labelled within the box holding every part, then within each part's own box)
+    against each part's components over the whole label map, on human labels and with stray specks added."""
     _, labels, _ = frontal[0]
     specked = labels.copy()
     specked[:3, :3] = RIGHT_EYE  # a blob far from the eye, so the right eye's box spans the map
