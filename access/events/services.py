@@ -9,7 +9,7 @@ from access.core.images import DecodedImage
 from .models import Event
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # within a decision's transaction, it stands or falls with it
 def record_event(
     idempotency_key: str,
     snapshot: DecodedImage | None = None,

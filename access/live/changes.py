@@ -31,8 +31,9 @@ def record_alert_change(sender: type[Alert], instance: Alert, created: bool, raw
 
 
 def append(topic: str, object_id: int, action: str) -> Change:
-    """Log a change; inside the caller's transaction, so it commits (or not) with the change itself."""
-    with transaction.atomic():
+    """Log a change; inside the caller's transaction, so it commits (or not) with the change itself (and no
+    savepoint: a failure here fails the change too)."""
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHANGE_LOG_LOCK])
