@@ -1,7 +1,6 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -58,7 +57,6 @@ def allow_verdict(person: Person, door: Door, at: datetime) -> Verdict:
     return Verdict(Event.Decision.DENY, f"Outside the allowed hours for {door}")
 
 
-@transaction.atomic
 def with_list_status(people: QuerySet[Person], at: datetime) -> QuerySet[Person]:
     """`people` annotated with `allowed`, `blocked` and `missing`: whether an entry of each list is in force
     (a missing case open) for them at `at`."""
