@@ -61,6 +61,7 @@ from recognition.training.datasets import (
     SKIN,
     FassegDataset,
 )
+from recognition.types import Face
 
 FACEDATA = Path(
     os.environ.get("FACEGATE_FACEDATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "facedata")
@@ -151,6 +152,16 @@ def helen_shapes(root: Path) -> list[tuple[Path, np.ndarray]]:
         ]
 
 
+def helen_face(detector: FaceDetector, image: np.ndarray, human: np.ndarray) -> Face | None:
+    """The face a Helen photo's human points belong to: the widest detected box holding their eye centres."""
+    middle = human[[HELEN_POINTS["left_eye_center"], HELEN_POINTS["right_eye_center"]]].mean(axis=0)
+    holding = [
+        face for face in detector.detect(image)
+        if face.box[0] <= middle[0] <= face.box[2] and face.box[1] <= middle[1] <= face.box[3]
+    ]  # fmt: skip
+    return max(holding, key=lambda face: face.width) if holding else None
+
+
 def keypoint_errors(parser: FaceParser, detector: FaceDetector, root: Path) -> dict:
     """Per Helen photo: each keypoint's error over the inter-ocular distance (NaN where its part was not
     found), and the time to parse the face and derive its keypoints."""
@@ -158,15 +169,10 @@ def keypoint_errors(parser: FaceParser, detector: FaceDetector, root: Path) -> d
     for path, human in helen_shapes(root):
         image = read_rgb(path)
         eyes = human[[HELEN_POINTS["left_eye_center"], HELEN_POINTS["right_eye_center"]]]
-        middle = eyes.mean(axis=0)
-        holding = [
-            face for face in detector.detect(image)
-            if face.box[0] <= middle[0] <= face.box[2] and face.box[1] <= middle[1] <= face.box[3]
-        ]  # fmt: skip
-        if not holding:
+        face = helen_face(detector, image, human)
+        if face is None:
             missed += 1
             continue
-        face = max(holding, key=lambda found: found.width)
         start = time.perf_counter()
         parsing = parser.get(image, face)
         found = mask_keypoints(parsing.labels, parsing.crop_to_image, face.box)

@@ -38,7 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.parser_eval import HELEN_POINTS, NOT_IN_MEAN, helen_shapes
+from bench.parser_eval import HELEN_POINTS, NOT_IN_MEAN, helen_face, helen_shapes
 from recognition.align import DLIB_5_POINT_NAMES, chip_transform
 from recognition.images import read_rgb
 from recognition.keypoints import (
@@ -144,13 +144,9 @@ def helen_faces(root: Path, weights: Path) -> Iterator[tuple[Parsing, np.ndarray
     detector, parser = FaceDetector(), FaceParser(weights)
     for path, human in helen_shapes(root):
         image = read_rgb(path)
-        middle = human[[HELEN_POINTS["left_eye_center"], HELEN_POINTS["right_eye_center"]]].mean(axis=0)
-        holding = [
-            face for face in detector.detect(image)
-            if face.box[0] <= middle[0] <= face.box[2] and face.box[1] <= middle[1] <= face.box[3]
-        ]  # fmt: skip
-        if holding:
-            yield parser.get(image, max(holding, key=lambda face: face.width)), human
+        face = helen_face(detector, image, human)
+        if face is not None:
+            yield parser.get(image, face), human
 
 
 def least_absolute_deviations(features: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ edited the way sunglasses and a face mask cover a face."""
 import numpy as np
 import pytest
 
-from bench.parser_eval import HELEN_POINTS, NOT_IN_MEAN, helen_shapes
+from bench.parser_eval import HELEN_POINTS, NOT_IN_MEAN, helen_face, helen_shapes
 from recognition.config import EngineConfig
 from recognition.images import read_rgb
 from recognition.keypoints import ALIGNMENT_TEMPLATE, ParsingKeypoints, mask_keypoints
@@ -35,10 +35,8 @@ def test_parser_keypoints_land_on_helen_s_human_landmarks(engine):
     for path, human in helen_shapes(HELEN_TEST)[:24]:
         image = read_rgb(path)
         eyes = human[[HELEN_POINTS["left_eye_center"], HELEN_POINTS["right_eye_center"]]]
-        faces = engine.detect_batch([image])[0]
-        face = min(
-            faces, key=lambda found: np.linalg.norm((np.add(found.box[:2], found.box[2:])) / 2 - eyes.mean(0))
-        )
+        face = helen_face(engine.detector, image, human)
+        assert face is not None, f"no detected face holds the human eye centres of {path.name}"
         parsing = engine.keypoints.parser.get(image, face)
         found = mask_keypoints(parsing.labels, parsing.crop_to_image, face.box)
         inter_ocular = np.linalg.norm(eyes[0] - eyes[1])
