@@ -9,7 +9,6 @@ from access.core.images import DecodedImage
 from .models import Event
 
 
-@transaction.atomic(savepoint=False)  # within a decision's transaction, it stands or falls with it
 def record_event(
     idempotency_key: str,
     snapshot: DecodedImage | None = None,
@@ -18,18 +17,20 @@ def record_event(
 ) -> tuple[Event, bool]:
     """Write the event once; a retry with the same key returns the stored event and False. `face_box` is the
     decided face's box in the snapshot's pixels (left, top, right, bottom)."""
-    stored = Event.objects.filter(idempotency_key=idempotency_key).first()
-    if stored is not None:
-        return stored, False
-    event = Event(idempotency_key=idempotency_key, **fields)
-    if face_box is not None:
-        if snapshot is None:
-            raise ValueError("a face box is a place in the snapshot: record the snapshot with it")
-        event.face_box = box_fractions(face_box, snapshot.width, snapshot.height)
-    if snapshot is not None:
-        event.snapshot.save(f"{uuid4().hex}.{snapshot.extension}", ContentFile(snapshot.data), save=False)
-    event.save()
-    return event, True
+    if face_box is not None and snapshot is None:
+        raise ValueError("a face box is a place in the snapshot: record the snapshot with it")
+    # No savepoint: within a decision's transaction the event stands or falls with it.
+    with transaction.atomic(savepoint=False):
+        stored = Event.objects.filter(idempotency_key=idempotency_key).first()
+        if stored is not None:
+            return stored, False
+        event = Event(idempotency_key=idempotency_key, **fields)
+        if snapshot is not None:
+            if face_box is not None:
+                event.face_box = box_fractions(face_box, snapshot.width, snapshot.height)
+            event.snapshot.save(f"{uuid4().hex}.{snapshot.extension}", ContentFile(snapshot.data), save=False)
+        event.save()
+        return event, True
 
 
 def box_fractions(box: Sequence[float], width: int, height: int) -> list[float]:
