@@ -120,11 +120,11 @@ class DoorController:
         if not subscribed.wait(10):
             raise SystemExit(f"could not subscribe to {topic} on {host}:{port}")
 
-    def wait(self) -> tuple[float, float, dict] | None:
-        """When the next command arrived (perf_counter(), time.time()) and its payload; None when none came
-        within COMMAND_WAIT_S."""
+    def wait(self, timeout: float = COMMAND_WAIT_S) -> tuple[float, float, dict] | None:
+        """When the next command arrived (perf_counter(), time.time()) and its payload, as soon as it does;
+        None when none came within `timeout` seconds."""
         try:
-            return self.received.get(timeout=COMMAND_WAIT_S)
+            return self.received.get(timeout=timeout)
         except queue.Empty:
             return None
 
@@ -283,15 +283,13 @@ def command_or_none(controller: DoorController, camera, done_before: int) -> tup
     """The door command the frame just posted brought, or None once it was analysed without one."""
     deadline = time.monotonic() + COMMAND_WAIT_S
     while time.monotonic() < deadline:
-        try:  # returns as soon as the command arrives; the analysed count is read between waits
-            return controller.received.get(timeout=0.01)
-        except queue.Empty:
-            if frames_analysed(camera) > done_before:
-                break
-    try:  # a command published just before the count went up may still be on its way from the broker
-        return controller.received.get(timeout=0.05)
-    except queue.Empty:
-        return None
+        received = controller.wait(0.01)  # the analysed count is read between short waits
+        if received is not None:
+            return received
+        if frames_analysed(camera) > done_before:
+            break
+    # a command published just before the count went up may still be on its way from the broker
+    return controller.wait(0.05)
 
 
 def bench_throughput(camera, frames: list[np.ndarray]) -> float:

@@ -206,7 +206,6 @@ def make_pseudo_labels(
     return written
 
 
-
 def main(argv: list[str] | None = None) -> int:
     import argparse
 

@@ -84,7 +84,6 @@ class CameraListView(DashboardAccess, SelfRefreshing, TemplateView):
         return {**super().get_context_data(**kwargs), "cameras": cameras, "quiet_after": QUIET_AFTER}
 
 
-
 def _decision_rank(rank: int) -> str:
     return f"decision_{rank}_id"
 
