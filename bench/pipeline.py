@@ -4,12 +4,14 @@
     nice -n 5 .venv/bin/python -m bench.pipeline --rescan-ms 0       # no tracking: every frame searched whole
     nice -n 5 .venv/bin/python -m bench.pipeline --passage-frames 1  # a door that opens on one frame
     nice -n 5 .venv/bin/python -m bench.pipeline --region 0.2,0,0.8,1  # faces looked for in part of the frame
+    nice -n 5 .venv/bin/python -m bench.pipeline --shared-cores 0    # no core sharing: one thread a process
     nice -n 5 .venv/bin/python -m bench.pipeline --concurrency 1 --torch-threads 2  # one process, 2 threads
 
 Needs PostgreSQL, Redis and Mosquitto as the tests do (deploy/local/start-test-services.sh); reads the
 settings of `access.settings.test`. It makes a scratch database (dropped at the end), starts one real Celery
-worker on it as `deploy/Procfile` runs it (prefork, Celery's default of one process per CPU, one torch thread
-each; `--concurrency` and `--torch-threads` change them), enrolls one person from the first frame of a real
+worker on it as `deploy/Procfile` runs it (prefork, Celery's default of one process per CPU, each task on
+its own core, its model stages borrowing the idle ones: `recognition.cores`; `--concurrency`,
+`--torch-threads` and `--shared-cores` change them), enrolls one person from the first frame of a real
 talking-head clip and lets them through a door that decides as a door does by default, on K = 2 agreeing
 frames of N = 3 (`--passage-frames K`, N = max(K, 3); no cooldown), then:
 
@@ -138,9 +140,7 @@ class DoorController:
         self.client.disconnect()
 
 
-def start_worker(
-    database_name: str, folder: Path, max_frame_age_s: float, torch_threads: int | None, concurrency: int
-):
+def start_worker(database_name: str, folder: Path, max_frame_age_s: float, concurrency: int):
     from django.conf import settings
 
     database_url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{database_name}").geturl()
@@ -153,8 +153,6 @@ def start_worker(
         "FACEGATE_MAX_FRAME_AGE_S": str(max_frame_age_s),
         "FACEGATE_HA_DISCOVERY_PREFIX": settings.FACEGATE_HA_DISCOVERY_PREFIX,
     }
-    if torch_threads:
-        env["FACEGATE_TORCH_THREADS"] = str(torch_threads)  # the worker's engine sets torch's threads from it
     name = f"bench-{os.getpid()}@{socket.gethostname()}"
     command = [sys.executable, "-m", "celery", "-A", "access", "worker", "-Q", "frames,enrollment,default",
                "--pool", "prefork", "--concurrency", str(concurrency), "-n", name, "--loglevel", "WARNING",
@@ -339,8 +337,9 @@ def bench_stages(camera, passages_: list[list[np.ndarray]]) -> tuple[dict[str, l
     services.search_plan = lambda *args: plans.append(plan(*args)) or plans[-1]
 
     def run(pixels: np.ndarray, frame_id: str, stages: dict | None = None) -> list:
-        return services.process_frame(camera.pk, jpeg(pixels), time.time(), frame_id, engine=engine,
-                                      gallery=gallery, scoring=task.scoring, stages=stages)  # fmt: skip
+        with engine.task():  # on the cores a worker's task runs on, alone on the host
+            return services.process_frame(camera.pk, jpeg(pixels), time.time(), frame_id, engine=engine,
+                                          gallery=gallery, scoring=task.scoring, stages=stages)  # fmt: skip
 
     run(passages_[0][0], "warm-up")
     per_stage: dict[str, list[float]] = {stage: [] for stage in STAGES}
@@ -369,6 +368,13 @@ def window_frames(args: argparse.Namespace) -> int:
     from access.doors.models import Door
 
     return max(args.passage_frames, Door._meta.get_field("window_frames").default)
+
+
+def sharing(engine) -> str:
+    threads = engine.config.torch_threads
+    if engine.cores is None:
+        return f"{threads} torch thread(s) a task, no core sharing"
+    return f"each task on {threads} core(s), its model stages borrowing idle ones of {engine.cores.count}"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -407,15 +413,14 @@ def describe_mode(args: argparse.Namespace) -> list[str]:
 
 def report(samples: list[LatencySample], opened_by: Counter, missed: int, fps: float,
            stages: dict[str, list[float]], searched: Counter, args: argparse.Namespace) -> None:  # fmt: skip
-    import torch
+    from recognition.pipeline import engine
 
     if not samples:
         raise SystemExit(f"no frame brought a door command ({missed} tried); see the worker log")
     latencies_ms = [1000 * sample.total for sample in samples]
     p50, p99 = percentile(latencies_ms, 50), percentile(latencies_ms, 99)
     print(f"\nFaceGate pipeline bench: one face, {FRAME_SIZE[0]}x{FRAME_SIZE[1]}, camera min_face_size "
-          f"{args.min_face_size}, 1 worker of {args.concurrency} processes with {torch.get_num_threads()} "
-          f"torch threads each, "
+          f"{args.min_face_size}, 1 worker of {args.concurrency} processes, {sharing(engine())}, "
           f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     for line in describe_mode(args):
         print(f"  {line}")
@@ -483,11 +488,20 @@ def main() -> None:
         help="worker processes (default: Celery's, one per CPU, as deploy/Procfile runs the worker)",
     )
     parser.add_argument(
-        "--torch-threads", type=int, help="torch CPU threads per engine (default: FACEGATE_TORCH_THREADS, 1)"
+        "--torch-threads", type=int, help="torch CPU threads per task (default: FACEGATE_TORCH_THREADS, 1)"
+    )
+    parser.add_argument(
+        "--shared-cores",
+        type=int,
+        help="cores the worker's tasks share, stages borrowing idle ones (default: FACEGATE_SHARED_CORES, "
+        "all the CPUs; 0: none, each task on its own threads only)",
     )
     args = parser.parse_args()
-    if args.torch_threads:
-        os.environ["FACEGATE_TORCH_THREADS"] = str(args.torch_threads)  # for the engine in this process too
+    # Set for the engine in this process and, through the environment, the worker's.
+    for variable, value in (("FACEGATE_TORCH_THREADS", args.torch_threads),
+                            ("FACEGATE_SHARED_CORES", args.shared_cores)):  # fmt: skip
+        if value is not None:
+            os.environ[variable] = str(value)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "access.settings.test")
     import django
@@ -513,7 +527,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="facegate-bench-") as scratch:
             settings.MEDIA_ROOT = str(Path(scratch) / "media")
             worker = start_worker(settings.DATABASES["default"]["NAME"], Path(scratch), max_frame_age_s=3600,
-                                  torch_threads=args.torch_threads, concurrency=args.concurrency)  # fmt: skip
+                                  concurrency=args.concurrency)  # fmt: skip
             camera = make_site(frames[0], args, f"{prefix}/door")
             controller = DoorController(broker.hostname, broker.port or 1883, f"{prefix}/door/set")
             later = frames[1:]

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recognition.cores import host_cores
 from recognition.operating_point import COHORT_THRESHOLD, DEFAULT_THRESHOLD
 
 __all__ = ["ConfigError", "EngineConfig", "QualityConfig"]
@@ -146,15 +147,24 @@ class EngineConfig(_Validated):
         ge=0.05,
         le=2.0,  # a score of 1 is as far as the query's nearest strangers; 2 would let nearly anyone in
     )
-    # Each worker process runs its frames on one core: two torch threads per process on a 2-core host made the
-    # face coder 30x slower as soon as another process held the other core (bench/pipeline.py
-    # --torch-threads). More throughput comes from more worker processes, not more threads.
+    # A task runs on its own core(s); its model stages also borrow the host's idle cores (recognition.cores).
+    # Fixed extra threads would fight: two torch threads per process on a 2-core host made the face coder 30x
+    # slower as soon as another process held the other core (bench/pipeline.py --shared-cores 0
+    # --torch-threads 2).
     torch_threads: int = _setting(
         1,
         env="FACEGATE_TORCH_THREADS",
-        help="CPU threads torch uses in each engine process (more worker processes scale better)",
+        help="CPU threads (and cores) each engine task runs on by itself; more worker processes scale better",
         ge=1,
         le=256,
+    )
+    shared_cores: int = _setting(
+        env="FACEGATE_SHARED_CORES",
+        help="CPU cores the host's engine processes share, each model stage borrowing those no task holds "
+        "(default: the cores this process may use; 0: no sharing, FACEGATE_TORCH_THREADS always)",
+        ge=0,
+        le=4096,
+        default_factory=host_cores,
     )
     cache_dir: Path = _setting(
         env="FACEGATE_CACHE_DIR",

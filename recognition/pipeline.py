@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,6 +26,7 @@ import torch
 
 from recognition.align import TEMPLATE, face_chip
 from recognition.config import EngineConfig
+from recognition.cores import CoreTokens
 from recognition.keypoints import ParsingKeypoints
 
 # The detector's own layout, pyramid, levels and decoding, so that areas find what the whole image finds.
@@ -235,11 +237,41 @@ class Engine:
         self.prepare(self.config.device)
 
     def prepare(self, device: str = "auto") -> None:
-        """Move every model to `device` ('auto', 'cpu' or 'cuda'), with the configured torch CPU threads."""
+        """Move every model to `device` ('auto', 'cpu' or 'cuda'), with the configured torch CPU threads; on
+        the CPU, with the host's cores shared (`recognition.cores`) unless FACEGATE_SHARED_CORES is 0."""
         self.device = resolve_device(device)
         torch.set_num_threads(self.config.torch_threads)
+        shared = self.device == "cpu" and self.config.shared_cores
+        self.cores = CoreTokens(self.config.cache_dir / "cores", self.config.shared_cores) if shared else None
         for model in (self.detector, self.keypoints, self.coder):
             model.prepare(self.device)
+
+    @contextmanager
+    def task(self) -> Iterator[None]:
+        """Hold this task's own cores while the block runs (waiting for them when the host's are all held),
+        so that its model stages also borrow only cores that no other task holds."""
+        if self.cores is None:
+            yield
+            return
+        with self.cores.task(self.config.torch_threads):
+            yield
+
+    @contextmanager
+    def _on_cores(self) -> Iterator[None]:
+        """torch on every core the task holds and the idle ones it borrows, for one model stage; outside a
+        task (tests, benches in one process), on the configured threads."""
+        if self.cores is None:
+            yield
+            return
+        with self.cores.borrowed() as cores:
+            before, threads = torch.get_num_threads(), cores or self.config.torch_threads
+            if threads != before:  # a stage inside another finds its threads set already
+                torch.set_num_threads(threads)
+            try:
+                yield
+            finally:
+                if threads != before:
+                    torch.set_num_threads(before)
 
     def detect_batch(
         self, images: Sequence[np.ndarray], min_face_size: int | None = None, upsample: int = 0
@@ -251,9 +283,10 @@ class Engine:
         upsample: look at the images doubled this many times, to find faces under the detector's 80 px.
         """
         faces: list[list[Face]] = []
-        for start in range(0, len(images), self.config.batch_size):
-            chunk = images[start : start + self.config.batch_size]
-            faces += self.detector.detect_batch(chunk, min_face_size=min_face_size, upsample=upsample)
+        with self._on_cores():
+            for start in range(0, len(images), self.config.batch_size):
+                chunk = images[start : start + self.config.batch_size]
+                faces += self.detector.detect_batch(chunk, min_face_size=min_face_size, upsample=upsample)
         if min_face_size:
             faces = [[face for face in found if face.width >= min_face_size] for found in faces]
         return faces
@@ -262,10 +295,11 @@ class Engine:
         self, images: Sequence[np.ndarray], min_face_size: int | None = None, upsample: int = 0
     ) -> list[list[Face]]:
         """Every face of each image with box, score, keypoints, chip and code; see `detect_batch`."""
-        faces = self.detect_batch(images, min_face_size, upsample)
-        for image, found in zip(images, faces, strict=True):
-            self._chips(image, found)
-        self._code([face for found in faces for face in found])
+        with self._on_cores():
+            faces = self.detect_batch(images, min_face_size, upsample)
+            for image, found in zip(images, faces, strict=True):
+                self._chips(image, found)
+            self._code([face for found in faces for face in found])
         return faces
 
     def analyse_areas(
@@ -273,9 +307,10 @@ class Engine:
     ) -> list[Face]:
         """Every face centred in `areas` of one image (`detect_in_areas`) with box, score, keypoints, chip
         and code, best first."""
-        faces = detect_in_areas(self.detector, image, areas, min_face_size)
-        self._chips(image, faces)
-        self._code(faces)
+        with self._on_cores():
+            faces = detect_in_areas(self.detector, image, areas, min_face_size)
+            self._chips(image, faces)
+            self._code(faces)
         return faces
 
     def analyse(self, image: np.ndarray, min_face_size: int | None = None, upsample: int = 0) -> list[Face]:

@@ -53,6 +53,11 @@ class RecognitionTask(DjangoTask):
     _cohort: InstalledCohort | None = None
     _cohort_lock = threading.Lock()
 
+    def __call__(self, *args, **kwargs):
+        # The task's own core(s) for its whole run: its model stages borrow only the cores no task holds.
+        with self.engine.task():
+            return super().__call__(*args, **kwargs)
+
     @property
     def engine(self) -> Engine:
         from recognition.pipeline import engine

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ def test_the_defaults_are_what_an_empty_environment_gives():
     assert config == EngineConfig()
     assert (config.device, config.batch_size, config.min_face_size) == ("auto", 16, None)
     assert config.torch_threads == 1
+    assert config.shared_cores == len(os.sched_getaffinity(0))  # every core this process may use
     assert config.cache_dir == cache_dir()
     assert config.quality == QualityConfig()
 
@@ -31,6 +33,7 @@ def test_variables_are_parsed_to_their_types():
             "FACEGATE_CACHE_DIR": "/var/cache/facegate",
             "FACEGATE_QUALITY_MIN_SHARPNESS": "20",
             "FACEGATE_TORCH_THREADS": "4",
+            "FACEGATE_SHARED_CORES": "0",
             "FACEGATE_QUALITY_MAX_ROLL": "",  # empty: the default
             "FACEGATE_DATA_DIR": "/srv/data",  # another component's variable: left alone
             "FACEGATE_FACEDATA": "/srv/facedata",
@@ -39,7 +42,7 @@ def test_variables_are_parsed_to_their_types():
 
     assert (config.device, config.batch_size, config.min_face_size) == ("cpu", 32, 120)
     assert config.match_threshold == 0.5 and config.cache_dir == Path("/var/cache/facegate")
-    assert config.torch_threads == 4
+    assert config.torch_threads == 4 and config.shared_cores == 0
     assert config.quality == QualityConfig(min_sharpness=20.0)
     assert isinstance(config.quality.min_sharpness, float)
 
@@ -77,7 +80,7 @@ def test_describe_names_every_variable_with_its_value():
     lines = EngineConfig(min_face_size=100).describe()
 
     assert "FACEGATE_MIN_FACE_SIZE=100  # " in "\n".join(lines)
-    assert len(lines) == 11 and all(line.startswith("FACEGATE_") for line in lines)
+    assert len(lines) == 12 and all(line.startswith("FACEGATE_") for line in lines)
 
 
 def test_the_django_check_reports_a_bad_setting_by_its_name(monkeypatch):

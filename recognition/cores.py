@@ -1,0 +1,110 @@
+"""The host's CPU cores, shared by the processes that run the models, as make's jobserver shares job slots.
+
+A core is a token: an exclusive `flock` on one of N files in a folder every model process of the host uses.
+A running task holds its own core(s) from start to end, so no more tasks run at once than there are cores;
+each model stage also borrows the cores that no task holds, and torch runs on every core held. A frame alone
+on the host runs on all its cores; frames that come together run one a core each. torch's OpenMP threads
+then never outnumber the cores: two teams of spinning threads on one core make both ten times slower or
+worse (bench/pipeline.py measured the face coder 30x slower).
+
+The operating system drops a dead process's locks, so a killed worker frees its cores at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# How often a task waiting for a core looks again. A blocking flock would wait on one file while another
+# core may free up first; cores free up when a stage or a task ends, tens of milliseconds apart.
+POLL_S = 0.002
+
+
+def host_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+class CoreTokens:
+    """`count` cores shared through lock files in `folder`: `task(cores)` holds some for a task's run,
+    `borrowed()` adds the idle ones for one model stage."""
+
+    def __init__(self, folder: Path, count: int):
+        if count < 1:
+            raise ValueError(f"cores to share must be 1 or more, got {count}")
+        self.folder, self.count = folder, count
+        folder.mkdir(parents=True, exist_ok=True)
+        self._held = threading.local()  # each thread's task holds its own files
+
+    def held(self) -> int:
+        """The cores this thread's task holds (0 outside a task)."""
+        return len(getattr(self._held, "files", ()))
+
+    @contextmanager
+    def task(self, cores: int = 1) -> Iterator[None]:
+        """Hold `cores` cores (at most all of them) while the block runs, waiting until they are free. A task
+        run inside another (an eager call) shares its caller's."""
+        if self.held():
+            yield
+            return
+        files: list[int] = []
+        try:
+            while len(files) < min(cores, self.count):
+                files += self._take(1) or self._wait()
+            self._held.files = files
+            yield
+        finally:
+            self._held.files = []
+            _release(files)
+
+    @contextmanager
+    def borrowed(self) -> Iterator[int | None]:
+        """Within a task: the cores it holds plus every idle one, taken for the block (a block inside it keeps
+        them); yields how many are held. Outside a task yields None, and takes nothing."""
+        if not self.held():
+            yield None
+            return
+        if getattr(self._held, "extra", None) is not None:
+            yield self.held() + len(self._held.extra)
+            return
+        self._held.extra = self._take(self.count)
+        try:
+            yield self.held() + len(self._held.extra)
+        finally:
+            _release(self._held.extra)
+            self._held.extra = None
+
+    def _take(self, wanted: int) -> list[int]:
+        """Up to `wanted` idle cores, without waiting, starting from a place of this process's own so that
+        processes do not all try the same file first."""
+        taken: list[int] = []
+        start = os.getpid() % self.count
+        for offset in range(self.count):
+            if len(taken) == wanted:
+                break
+            path = self.folder / f"core-{(start + offset) % self.count}.lock"
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # held by a task, or by this one (its own lock, through another file)
+                os.close(descriptor)
+            else:
+                taken.append(descriptor)
+        return taken
+
+    def _wait(self) -> list[int]:
+        while True:
+            time.sleep(POLL_S)
+            taken = self._take(1)
+            if taken:
+                return taken
+
+
+def _release(files: list[int]) -> None:
+    for descriptor in files:
+        os.close(descriptor)  # closing the file drops its lock
