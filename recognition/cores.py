@@ -2,18 +2,23 @@
 
 A core is a token: an exclusive `flock` on one of N files in a folder every model process of the host uses.
 A running task holds its own core(s) from start to end, so no more tasks run at once than there are cores;
-each model stage also borrows the cores that no task holds, and torch runs on every core held. A frame alone
-on the host runs on all its cores; frames that come together run one a core each. torch's OpenMP threads
-then never outnumber the cores: two teams of spinning threads on one core make both ten times slower or
-worse (bench/pipeline.py measured the face coder 30x slower).
+each model stage (detect, parse, code) also borrows the cores that no task holds, and torch runs on every
+core held. A frame alone on the host runs on all its cores; frames that come together run one a core each.
+torch's OpenMP threads then never outnumber the cores: two teams of spinning threads on one core make both
+ten times slower or worse (bench/pipeline.py measured the face coder 30x slower).
 
-The operating system drops a dead process's locks, so a killed worker frees its cores at once.
+A task waiting for a core says so (a shared lock on `waiting.lock`), and no stage borrows while one waits:
+it gets the core the next time a stage gives its borrowed ones back, not after the borrower's whole frame.
+
+The operating system drops a dead process's locks, so a killed worker frees its cores at once. The files
+live in the host's own temporary folder (a container's own), never on a volume other hosts may share.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +28,11 @@ from pathlib import Path
 # How often a task waiting for a core looks again. A blocking flock would wait on one file while another
 # core may free up first; cores free up when a stage or a task ends, tens of milliseconds apart.
 POLL_S = 0.002
+
+
+def host_folder() -> Path:
+    """Where this host's engine processes (of this user) keep their core tokens."""
+    return Path(tempfile.gettempdir()) / f"facegate-cores-{os.getuid()}"
 
 
 def host_cores() -> int:
@@ -65,14 +75,15 @@ class CoreTokens:
     @contextmanager
     def borrowed(self) -> Iterator[int | None]:
         """Within a task: the cores it holds plus every idle one, taken for the block (a block inside it keeps
-        them); yields how many are held. Outside a task yields None, and takes nothing."""
+        them) unless a task waits for a core; yields how many are held. Outside a task yields None, and takes
+        nothing."""
         if not self.held():
             yield None
             return
         if getattr(self._held, "extra", None) is not None:
             yield self.held() + len(self._held.extra)
             return
-        self._held.extra = self._take(self.count)
+        self._held.extra = [] if self._someone_waits() else self._take(self.count)
         try:
             yield self.held() + len(self._held.extra)
         finally:
@@ -98,11 +109,27 @@ class CoreTokens:
         return taken
 
     def _wait(self) -> list[int]:
-        while True:
-            time.sleep(POLL_S)
-            taken = self._take(1)
-            if taken:
-                return taken
+        waiting = os.open(self.folder / "waiting.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(waiting, fcntl.LOCK_SH)
+            while True:
+                time.sleep(POLL_S)
+                taken = self._take(1)
+                if taken:
+                    return taken
+        finally:
+            os.close(waiting)
+
+    def _someone_waits(self) -> bool:
+        waiting = os.open(self.folder / "waiting.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            return False
+        finally:
+            os.close(waiting)
 
 
 def _release(files: list[int]) -> None:

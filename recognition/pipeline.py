@@ -26,7 +26,7 @@ import torch
 
 from recognition.align import TEMPLATE, face_chip
 from recognition.config import EngineConfig
-from recognition.cores import CoreTokens
+from recognition.cores import CoreTokens, host_folder
 from recognition.keypoints import ParsingKeypoints
 
 # The detector's own layout, pyramid, levels and decoding, so that areas find what the whole image finds.
@@ -242,7 +242,7 @@ class Engine:
         self.device = resolve_device(device)
         torch.set_num_threads(self.config.torch_threads)
         shared = self.device == "cpu" and self.config.shared_cores
-        self.cores = CoreTokens(self.config.cache_dir / "cores", self.config.shared_cores) if shared else None
+        self.cores = CoreTokens(host_folder(), self.config.shared_cores) if shared else None
         for model in (self.detector, self.keypoints, self.coder):
             model.prepare(self.device)
 
@@ -258,8 +258,8 @@ class Engine:
 
     @contextmanager
     def _on_cores(self) -> Iterator[None]:
-        """torch on every core the task holds and the idle ones it borrows, for one model stage; outside a
-        task (tests, benches in one process), on the configured threads."""
+        """torch on every core the task holds and the idle ones it borrows, for one model stage (detect,
+        parse or code); outside a task (tests, benches in one process), on the configured threads."""
         if self.cores is None:
             yield
             return
@@ -295,11 +295,10 @@ class Engine:
         self, images: Sequence[np.ndarray], min_face_size: int | None = None, upsample: int = 0
     ) -> list[list[Face]]:
         """Every face of each image with box, score, keypoints, chip and code; see `detect_batch`."""
-        with self._on_cores():
-            faces = self.detect_batch(images, min_face_size, upsample)
-            for image, found in zip(images, faces, strict=True):
-                self._chips(image, found)
-            self._code([face for found in faces for face in found])
+        faces = self.detect_batch(images, min_face_size, upsample)
+        for image, found in zip(images, faces, strict=True):
+            self._chips(image, found)
+        self._code([face for found in faces for face in found])
         return faces
 
     def analyse_areas(
@@ -309,8 +308,8 @@ class Engine:
         and code, best first."""
         with self._on_cores():
             faces = detect_in_areas(self.detector, image, areas, min_face_size)
-            self._chips(image, faces)
-            self._code(faces)
+        self._chips(image, faces)
+        self._code(faces)
         return faces
 
     def analyse(self, image: np.ndarray, min_face_size: int | None = None, upsample: int = 0) -> list[Face]:
@@ -349,17 +348,19 @@ class Engine:
         )
 
     def _chips(self, image: np.ndarray, faces: list[Face]) -> None:
-        for face in faces:
-            self.keypoints.get(image, face)
-            aligning = {name: xy for name, xy in face.keypoints.items() if name in self.template}
-            face.chip = face_chip(image, aligning, size=CHIP_SIZE, template=self.template)
+        with self._on_cores():
+            for face in faces:
+                self.keypoints.get(image, face)
+                aligning = {name: xy for name, xy in face.keypoints.items() if name in self.template}
+                face.chip = face_chip(image, aligning, size=CHIP_SIZE, template=self.template)
 
     def _code(self, faces: list[Face]) -> None:
-        for start in range(0, len(faces), self.config.batch_size):
-            chunk = faces[start : start + self.config.batch_size]
-            codes = self.coder.get_batch(np.stack([face.chip for face in chunk]))
-            for face, code in zip(chunk, codes, strict=True):
-                face.code = code
+        with self._on_cores():
+            for start in range(0, len(faces), self.config.batch_size):
+                chunk = faces[start : start + self.config.batch_size]
+                codes = self.coder.get_batch(np.stack([face.chip for face in chunk]))
+                for face, code in zip(chunk, codes, strict=True):
+                    face.code = code
 
 
 _engine: Engine | None = None

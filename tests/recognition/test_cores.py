@@ -4,6 +4,7 @@ import dataclasses
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from recognition.config import EngineConfig
-from recognition.cores import CoreTokens
+from recognition.cores import CoreTokens, host_folder
 from recognition.images import read_rgb
 from recognition.pipeline import Engine
 from tests.facedata import FACEDATA
@@ -22,7 +23,7 @@ PORTRAIT = FACEDATA / "identities" / "Calista_Flockhart" / "1.jpg"
 HOLDER = """
 import sys
 from pathlib import Path
-from recognition.cores import CoreTokens
+from recognition.cores import CoreTokens, host_folder
 tokens = CoreTokens(Path(sys.argv[1]), int(sys.argv[2]))
 with tokens.task(int(sys.argv[3])):
     print("holding", flush=True)
@@ -33,7 +34,7 @@ with tokens.task(int(sys.argv[3])):
 class Holder:
     """Another process holding cores, as another worker's task does."""
 
-    def __init__(self, folder: Path, count: int, cores: int):
+    def __init__(self, folder: Path, count: int, cores: int, wait: bool = True):
         self.process = subprocess.Popen(
             [sys.executable, "-c", HOLDER, str(folder), str(count), str(cores)],
             cwd=REPO_ROOT,
@@ -41,6 +42,11 @@ class Holder:
             stdout=subprocess.PIPE,
             text=True,
         )
+        if wait:
+            self.holding()
+
+    def holding(self) -> None:
+        """Wait until it holds its cores."""
         assert self.process.stdout.readline().strip() == "holding"
 
     def release(self) -> None:
@@ -108,6 +114,24 @@ def test_a_task_waits_while_every_core_is_held_and_starts_when_one_is_freed(toke
     waiting.join()
 
 
+def test_no_stage_borrows_while_a_task_waits_for_a_core(tokens):
+    with tokens.task():
+        with tokens.borrowed() as cores:
+            assert cores == 2
+            other = Holder(tokens.folder, tokens.count, 1, wait=False)
+            deadline = time.monotonic() + 30
+            while not tokens._someone_waits():  # the other process is in line for a core
+                assert time.monotonic() < deadline, "the other task never waited"
+                time.sleep(0.01)
+        # The core just given back is the waiting task's, even though this task's next stage comes first.
+        with tokens.borrowed() as cores:
+            assert cores == 1
+        other.holding()
+        with tokens.borrowed() as cores:
+            assert cores == 1
+        other.release()
+
+
 def test_a_killed_process_frees_its_cores(tokens):
     other = Holder(tokens.folder, tokens.count, 2)
     other.kill()
@@ -122,7 +146,8 @@ def test_no_cores_to_share_is_refused(tmp_path):
 
 @pytest.mark.skipif(not PORTRAIT.is_file(), reason=f"real face data is absent: no {PORTRAIT}")
 def test_the_engines_model_stages_run_on_the_cores_its_task_holds_and_borrows(tmp_path):
-    engine = Engine(EngineConfig(device="cpu", cache_dir=tmp_path, shared_cores=2))
+    engine = Engine(EngineConfig(device="cpu", shared_cores=2))
+    engine.cores = CoreTokens(tmp_path, 2)  # the host's own may be held by a worker the suite runs
     threads_seen: list[int] = []
     detect = engine.detector.detect_batch
     code = engine.coder.get_batch
@@ -156,12 +181,13 @@ def test_the_engines_model_stages_run_on_the_cores_its_task_holds_and_borrows(tm
         torch.set_num_threads(before)
 
 
-def test_an_engine_that_does_not_share_cores_takes_none(tmp_path):
-    config = EngineConfig(device="cpu", cache_dir=tmp_path, shared_cores=0)
+def test_an_engine_that_does_not_share_cores_takes_none():
+    config = EngineConfig(device="cpu", shared_cores=0)
     engine = Engine(config)
     assert engine.cores is None
     with engine.task():  # nothing to hold
-        assert not (tmp_path / "cores").exists()
+        assert torch.get_num_threads() == config.torch_threads
     engine.config = dataclasses.replace(config, shared_cores=2)
     engine.prepare("cpu")
     assert engine.cores is not None and engine.cores.count == 2
+    assert engine.cores.folder == host_folder()
