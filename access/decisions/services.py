@@ -218,10 +218,12 @@ def decide(
     at = datetime.fromtimestamp(captured_at, UTC)
     decided: list[tuple[Event, Decision]] = []
     with transaction.atomic():
-        # One frame of this camera at a time, and of this door: its cameras share the cooldown.
-        Camera.objects.select_for_update().filter(pk=camera.pk).first()
+        # One frame of this camera at a time, and of this door: its cameras share the cooldown. FOR UPDATE
+        # over the door joined to the camera locks both rows in one round trip.
         if door is not None:
-            Door.objects.select_for_update().filter(pk=door.pk).first()
+            Door.objects.select_for_update().filter(pk=door.pk, cameras=camera).first()
+        else:
+            Camera.objects.select_for_update().filter(pk=camera.pk).first()
         tracks = list(Track.objects.filter(camera=camera).order_by("pk"))
         ended = at - timedelta(seconds=window.window_seconds)
         if any(track.last_seen_at < ended for track in tracks):

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
-from django.db.models import Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 
 from access.doors.models import Door, DoorGroup
@@ -17,6 +17,16 @@ class AllowEntryQuerySet(models.QuerySet):
 
     def for_door(self, door: Door) -> "AllowEntryQuerySet":
         return self.filter(Q(door=door) | Q(door_group__doors=door)).distinct()
+
+    def with_schedule_open(self, at: datetime) -> "AllowEntryQuerySet":
+        """Annotated `schedule_open`: whether `at` (local time) falls in one of the entry's weekly windows; an
+        entry without windows is open at any hour."""
+        local, windows = timezone.localtime(at), ScheduleWindow.objects.filter(allow_entry=OuterRef("pk"))
+        day, time_of_day = local.weekday(), local.time()
+        open_now = windows.filter(weekday=day, starts_at__lte=time_of_day, ends_at__gt=time_of_day)
+        return self.annotate(
+            schedule_open=ExpressionWrapper(~Exists(windows) | Exists(open_now), output_field=BooleanField())
+        )
 
 
 class AllowEntry(models.Model):
@@ -56,14 +66,6 @@ class AllowEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.person} may pass {self.door or self.door_group}"
 
-    def in_schedule(self, at: datetime) -> bool:
-        """Whether `at` (local time) falls in one of the weekly windows; no windows means at any hour."""
-        windows = list(self.schedule.all())
-        if not windows:
-            return True
-        local = timezone.localtime(at)
-        return any(window.contains(local.weekday(), local.time()) for window in windows)
-
 
 class ScheduleWindow(models.Model):
     """One weekly window of an allow entry, in local time: e.g. Monday 07:00 to 19:00."""
@@ -99,9 +101,6 @@ class ScheduleWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
-
-    def contains(self, weekday: int, time_of_day) -> bool:
-        return weekday == self.weekday and self.starts_at <= time_of_day < self.ends_at
 
 
 class BlockEntryQuerySet(models.QuerySet):

@@ -47,12 +47,11 @@ def allow_verdict(person: Person, door: Door, at: datetime) -> Verdict:
     or through a group, whose weekly schedule includes the moment grants."""
     if person.status == Person.Status.SUSPENDED:
         return Verdict(Event.Decision.DENY, "Person is suspended")
-    entries = (
-        AllowEntry.objects.filter(person=person).in_force(at).for_door(door).prefetch_related("schedule")
-    )
-    if not entries:
+    entries = AllowEntry.objects.filter(person=person).in_force(at).for_door(door)
+    schedules_open = list(entries.with_schedule_open(at).values_list("schedule_open", flat=True))
+    if not schedules_open:
         return Verdict(Event.Decision.DENY, f"No allow entry in force for {door}")
-    if any(entry.in_schedule(at) for entry in entries):
+    if any(schedules_open):
         return Verdict(Event.Decision.GRANT, f"Allowed at {door}")
     return Verdict(Event.Decision.DENY, f"Outside the allowed hours for {door}")
 
