@@ -341,13 +341,18 @@ def search_levels(layout: TiledPyramid, first: int, last: int, decoding: Decodin
     return replace(layout, levels=(first, last), rows=(top, bottom))
 
 
-def build_tiled_pyramid(images: torch.Tensor, layout: TiledPyramid) -> torch.Tensor:
-    """The rows `layout.rows` of the tiled pyramid of the normalised images (B, 3, H, W), channels-last."""
+def build_tiled_pyramid(
+    images: torch.Tensor, layout: TiledPyramid, last_level: int | None = None
+) -> torch.Tensor:
+    """The rows `layout.rows` of the tiled pyramid of the normalised images (B, 3, H, W), channels-last; with
+    `last_level`, the smaller levels after it are left blank (each level is made from the one before, so a
+    level costs the ones above it too)."""
     batch, channels = images.shape[:2]
     first_row, end_row = layout.rows
     tiled = images.new_zeros(batch, end_row - first_row, layout.width, channels).permute(0, 3, 1, 2)
     level = images
-    for index, (left, top, right, bottom) in enumerate(layout.rects):
+    rects = layout.rects if last_level is None else layout.rects[: last_level + 1]
+    for index, (left, top, right, bottom) in enumerate(rects):
         if index:
             level = _resize(level, (bottom - top + 1, right - left + 1))
         start, end = max(top, first_row), min(bottom + 1, end_row)
