@@ -9,6 +9,8 @@ ten times slower or worse (bench/pipeline.py measured the face coder 30x slower)
 
 A task waiting for a core says so (a shared lock on `waiting.lock`), and no stage borrows while one waits:
 it gets the core the next time a stage gives its borrowed ones back, not after the borrower's whole frame.
+Nor is a core borrowed just after its task gave it back (`RETURNED_GRACE_S`): a busy worker's next task is
+on its way to it.
 
 The operating system drops a dead process's locks, so a killed worker frees its cores at once. The files
 live in the host's own temporary folder (a container's own), never on a volume other hosts may share.
@@ -28,6 +30,9 @@ from pathlib import Path
 # How often a task waiting for a core looks again. A blocking flock would wait on one file while another
 # core may free up first; cores free up when a stage or a task ends, tens of milliseconds apart.
 POLL_S = 0.002
+# A core its task gave back this recently is not borrowed: it is left for that worker's next task, which a
+# busy worker starts within milliseconds and would otherwise wait out the borrower's stage for.
+RETURNED_GRACE_S = 0.02
 
 
 def host_folder() -> Path:
@@ -49,6 +54,11 @@ class CoreTokens:
             raise ValueError(f"cores to share must be 1 or more, got {count}")
         self.folder, self.count = folder, count
         folder.mkdir(parents=True, exist_ok=True)
+        for index in range(count):
+            path = self._path(index)
+            if not path.exists():
+                path.touch()
+                os.utime(path, (0, 0))  # its modification time says when a task gave the core back: never
         self._held = threading.local()  # each thread's task holds its own files
 
     def held(self) -> int:
@@ -70,6 +80,8 @@ class CoreTokens:
             yield
         finally:
             self._held.files = []
+            for descriptor in files:
+                os.utime(descriptor)  # given back now
             _release(files)
 
     @contextmanager
@@ -83,26 +95,31 @@ class CoreTokens:
         if getattr(self._held, "extra", None) is not None:
             yield self.held() + len(self._held.extra)
             return
-        self._held.extra = [] if self._someone_waits() else self._take(self.count)
+        self._held.extra = [] if self._someone_waits() else self._take(self.count, borrowing=True)
         try:
             yield self.held() + len(self._held.extra)
         finally:
             _release(self._held.extra)
             self._held.extra = None
 
-    def _take(self, wanted: int) -> list[int]:
+    def _path(self, index: int) -> Path:
+        return self.folder / f"core-{index}.lock"
+
+    def _take(self, wanted: int, borrowing: bool = False) -> list[int]:
         """Up to `wanted` idle cores, without waiting, starting from a place of this process's own so that
-        processes do not all try the same file first."""
+        processes do not all try the same file first; to borrow, only those given back a while ago."""
         taken: list[int] = []
         start = os.getpid() % self.count
         for offset in range(self.count):
             if len(taken) == wanted:
                 break
-            path = self.folder / f"core-{(start + offset) % self.count}.lock"
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            descriptor = os.open(self._path((start + offset) % self.count), os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # held by a task, or by this one (its own lock, through another file)
+                os.close(descriptor)
+                continue
+            if borrowing and time.time() - os.fstat(descriptor).st_mtime < RETURNED_GRACE_S:
                 os.close(descriptor)
             else:
                 taken.append(descriptor)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from recognition.config import EngineConfig
-from recognition.cores import CoreTokens, host_folder
+from recognition.cores import RETURNED_GRACE_S, CoreTokens, host_folder
 from recognition.images import read_rgb
 from recognition.pipeline import Engine
 from tests.facedata import FACEDATA
@@ -23,7 +23,7 @@ PORTRAIT = FACEDATA / "identities" / "Calista_Flockhart" / "1.jpg"
 HOLDER = """
 import sys
 from pathlib import Path
-from recognition.cores import CoreTokens, host_folder
+from recognition.cores import RETURNED_GRACE_S, CoreTokens, host_folder
 tokens = CoreTokens(Path(sys.argv[1]), int(sys.argv[2]))
 with tokens.task(int(sys.argv[3])):
     print("holding", flush=True)
@@ -84,6 +84,7 @@ def test_a_core_another_process_holds_is_not_borrowed_and_is_once_it_is_released
             assert cores == 1
     finally:
         other.release()
+    time.sleep(RETURNED_GRACE_S)  # a core given back is not borrowed at once
     with tokens.task(), tokens.borrowed() as cores:
         assert cores == 2
 
@@ -130,6 +131,29 @@ def test_no_stage_borrows_while_a_task_waits_for_a_core(tokens):
         with tokens.borrowed() as cores:
             assert cores == 1
         other.release()
+
+
+def test_a_core_its_task_gave_back_moments_ago_is_left_for_that_workers_next_task(tokens, monkeypatch):
+    monkeypatch.setattr("recognition.cores.RETURNED_GRACE_S", 1.0)
+    with tokens.task():
+        with tokens.borrowed() as borrowing:
+            assert borrowing == 2  # never given back yet
+        finished = threading.Event()
+
+        def another_workers_task() -> None:
+            with tokens.task():
+                pass
+            finished.set()
+
+        other = threading.Thread(target=another_workers_task)
+        other.start()
+        other.join()
+        assert finished.is_set()
+        with tokens.borrowed() as borrowing:
+            assert borrowing == 1
+        time.sleep(1.05)
+        with tokens.borrowed() as borrowing:
+            assert borrowing == 2
 
 
 def test_a_killed_process_frees_its_cores(tokens):
