@@ -33,6 +33,7 @@ POLL_S = 0.002
 # A core its task gave back this recently is not borrowed: it is left for that worker's next task, which a
 # busy worker starts within milliseconds and would otherwise wait out the borrower's stage for.
 RETURNED_GRACE_S = 0.02
+WAITING_FILE = "waiting.lock"  # shared-locked by every task waiting for a core
 
 
 def host_folder() -> Path:
@@ -105,6 +106,9 @@ class CoreTokens:
     def _path(self, index: int) -> Path:
         return self.folder / f"core-{index}.lock"
 
+    def _open(self, path: Path) -> int:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
     def _take(self, wanted: int, borrowing: bool = False) -> list[int]:
         """Up to `wanted` idle cores, without waiting, starting from a place of this process's own so that
         processes do not all try the same file first; to borrow, only those given back a while ago."""
@@ -113,7 +117,7 @@ class CoreTokens:
         for offset in range(self.count):
             if len(taken) == wanted:
                 break
-            descriptor = os.open(self._path((start + offset) % self.count), os.O_RDWR | os.O_CREAT, 0o600)
+            descriptor = self._open(self._path((start + offset) % self.count))
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # held by a task, or by this one (its own lock, through another file)
@@ -126,7 +130,7 @@ class CoreTokens:
         return taken
 
     def _wait(self) -> list[int]:
-        waiting = os.open(self.folder / "waiting.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        waiting = self._open(self.folder / WAITING_FILE)
         try:
             fcntl.flock(waiting, fcntl.LOCK_SH)
             while True:
@@ -138,7 +142,7 @@ class CoreTokens:
             os.close(waiting)
 
     def _someone_waits(self) -> bool:
-        waiting = os.open(self.folder / "waiting.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        waiting = self._open(self.folder / WAITING_FILE)
         try:
             fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
