@@ -148,12 +148,12 @@ def detect_in_areas(
     layout = replace(layout, rows=(first_row, end_row))  # build only the rows the windows take
     pixels = torch.tensor(image, device=detector.device).float().permute(2, 0, 1).unsqueeze(0)
     # The levels under the windows (their cells' context included) are all that is copied out.
-    under_windows = [
+    last_level = max(
         index
         for index, (left, top, right, bottom) in enumerate(layout.rects)
         if any(x1 <= right and left < x2 and y1 <= bottom and top < y2 for x1, y1, x2, y2 in windows)
-    ]
-    tiled = build_tiled_pyramid(detector.normalised(pixels), layout, last_level=max(under_windows))
+    )
+    tiled = build_tiled_pyramid(detector.normalised(pixels), layout, last_level=last_level)
     canvas_rows = [window[3] - window[1] for window in windows]
     canvas = tiled.new_zeros(1, sum(canvas_rows), max(window[2] - window[0] for window in windows), 3)
     canvas = canvas.permute(0, 3, 1, 2)  # channels-last, as the detector runs it
