@@ -39,12 +39,13 @@ from their first photo and probed with the others; TAR and the false-accept rate
 at DEFAULT_THRESHOLD; and LFW verification on the pairs of lfw_meta/pairs_available.tsv (same-person pairs
 accepted, different-person pairs refused at that threshold, and the best accuracy any threshold gives).
 
-Figures (2026-11-30, the engine aligning with parsing keypoints): with 150 enrolled from one photo each, 46.5%
-of the unknown/ people come within 0.6 of someone (the issue said 45%). FAR 1% at N=300, up to 3 photos each:
-raw distance 0.4425 (DEFAULT_THRESHOLD 0.435: FAR 0.77%, TAR 76.3%); cross-validated TAR 79.5% raw, 87.0%
-T-norm, 91.0% cohort ratio (+11.5 points over raw, 95% interval +9.0 .. +14.3), so the cohort ratio is the
-default (COHORT_THRESHOLD 0.785: FAR 0.41% with the whole cohort, at most 0.90% with any 300-face cohort
-tried). With dlib's 5-point alignment (2026-11-25) the same run gave 76.9% raw and 90.9% cohort ratio.
+Figures (2026-11-30, the engine aligning with the keypoints of the parser committed in issue 5's third
+session): with 150 enrolled from one photo each, 47.1% of the unknown/ people come within 0.6 of someone (the
+issue said 45%). FAR 1% at N=300, up to 3 photos each: raw distance 0.4417 (DEFAULT_THRESHOLD 0.435: FAR
+0.64%, TAR 75.9%); cross-validated TAR 79.6% raw, 86.9% T-norm, 91.1% cohort ratio (+11.5 points over raw, 95%
+interval +9.0 .. +14.0), so the cohort ratio is the default (COHORT_THRESHOLD 0.785: FAR 0.37% with the whole
+cohort, at most 0.86% with any 300-face cohort tried). With dlib's 5-point alignment (2026-11-25) the same run
+gave 76.9% raw and 90.9% cohort ratio; with the parser committed before (2026-11-30), 79.5% and 91.0%.
 """
 
 import argparse

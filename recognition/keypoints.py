@@ -118,25 +118,25 @@ class Keypoint:
 
 
 KEYPOINTS: dict[str, Keypoint] = {
-    "left_eye_center": Keypoint("left_eye", "centre", 0.031, -0.031, lean=-0.146, stretch=-0.364),
-    "left_eye_outer": Keypoint("left_eye", "left", -0.210, -0.016, lean=-0.202, stretch=1.587),
-    "left_eye_inner": Keypoint("left_eye", "centre", 0.234, 0.004, lean=0.064, stretch=-0.307),
-    "right_eye_center": Keypoint("right_eye", "centre", 0.005, -0.030, lean=-0.113, stretch=-0.125),
-    "right_eye_inner": Keypoint("right_eye", "centre", -0.184, 0.004, lean=0.091, stretch=-0.330),
-    "right_eye_outer": Keypoint("right_eye", "right", 0.170, -0.012, lean=-0.131, stretch=-1.336),
-    "left_brow_outer": Keypoint("left_brow", "left", -0.133, -0.054, lean=-0.294, stretch=0.823),
-    "left_brow_inner": Keypoint("left_brow", "right", 0.107, -0.004, lean=0.128, stretch=-0.848),
-    "right_brow_inner": Keypoint("right_brow", "left", -0.085, -0.002, lean=0.146, stretch=0.643),
-    "right_brow_outer": Keypoint("right_brow", "right", 0.167, -0.060, lean=-0.270, stretch=-1.078),
-    "nose_tip": Keypoint("nose", "down", -0.009, -0.205, lean=0.665, stretch=-0.013),
-    "nose_base": Keypoint("nose", "down", 0.005, -0.021, lean=0.342, stretch=-0.120),
-    "left_mouth_corner": Keypoint("mouth", "left", -0.227, -0.060, lean=-0.207, stretch=0.764),
-    "right_mouth_corner": Keypoint("mouth", "right", 0.223, -0.059, lean=-0.127, stretch=-0.768),
+    "left_eye_center": Keypoint("left_eye", "centre", 0.031, -0.025, lean=-0.141, stretch=-0.321),
+    "left_eye_outer": Keypoint("left_eye", "left", -0.157, -0.008, lean=-0.169, stretch=1.159),
+    "left_eye_inner": Keypoint("left_eye", "centre", 0.222, 0.010, lean=0.044, stretch=-0.163),
+    "right_eye_center": Keypoint("right_eye", "centre", 0.018, -0.025, lean=-0.125, stretch=-0.293),
+    "right_eye_inner": Keypoint("right_eye", "centre", -0.159, 0.008, lean=0.037, stretch=-0.597),
+    "right_eye_outer": Keypoint("right_eye", "right", 0.186, -0.003, lean=-0.121, stretch=-1.577),
+    "left_brow_outer": Keypoint("left_brow", "left", -0.180, -0.026, lean=-0.419, stretch=1.008),
+    "left_brow_inner": Keypoint("left_brow", "right", 0.202, 0.001, lean=0.282, stretch=-1.150),
+    "right_brow_inner": Keypoint("right_brow", "left", -0.197, 0.004, lean=0.263, stretch=1.061),
+    "right_brow_outer": Keypoint("right_brow", "right", 0.311, -0.029, lean=-0.578, stretch=-1.665),
+    "nose_tip": Keypoint("nose", "down", -0.018, -0.196, lean=0.760, stretch=0.028),
+    "nose_base": Keypoint("nose", "down", -0.038, -0.010, lean=0.420, stretch=0.173),
+    "left_mouth_corner": Keypoint("mouth", "left", -0.212, -0.056, lean=-0.197, stretch=0.730),
+    "right_mouth_corner": Keypoint("mouth", "right", 0.163, -0.055, lean=-0.075, stretch=-0.525),
     "mouth_center": Keypoint("mouth", "centre"),
     "upper_lip_center": Keypoint("upper_lip", "centre"),
-    "upper_lip_top": Keypoint("upper_lip", "up", 0.031, -0.007, lean=0.498, stretch=-0.170),
+    "upper_lip_top": Keypoint("upper_lip", "up", 0.004, -0.005, lean=0.436, stretch=-0.061),
     "lower_lip_center": Keypoint("lower_lip", "centre"),
-    "lower_lip_bottom": Keypoint("lower_lip", "down", -0.002, -0.034, lean=0.355, stretch=0.003),
+    "lower_lip_bottom": Keypoint("lower_lip", "down", 0.007, -0.043, lean=0.426, stretch=-0.052),
 }
 
 
@@ -380,17 +380,17 @@ def occlusions(found: MaskKeypoints, outside: float) -> tuple[str, ...]:
 # (its docstring has the command and the data). The brows are left out: they wander under hair and
 # parsing noise (a median spread three times the eyes'), so they would only add noise to the fit.
 ALIGNMENT_TEMPLATE: dict[str, Point] = {
-    "left_eye_center": (0.2162, 0.1928),
-    "left_eye_outer": (0.0986, 0.2047),
-    "left_eye_inner": (0.3271, 0.2118),
-    "right_eye_center": (0.7423, 0.1955),
-    "right_eye_inner": (0.6326, 0.2131),
-    "right_eye_outer": (0.8562, 0.2046),
-    "nose_tip": (0.4848, 0.5048),
-    "nose_base": (0.4816, 0.6012),
-    "left_mouth_corner": (0.2500, 0.7769),
-    "right_mouth_corner": (0.7135, 0.7720),
-    "mouth_center": (0.4857, 0.8191),
+    "left_eye_center": (0.2174, 0.1922),
+    "left_eye_outer": (0.1023, 0.2033),
+    "left_eye_inner": (0.3279, 0.2111),
+    "right_eye_center": (0.7436, 0.1950),
+    "right_eye_inner": (0.6341, 0.2113),
+    "right_eye_outer": (0.8580, 0.2049),
+    "nose_tip": (0.4884, 0.5042),
+    "nose_base": (0.4845, 0.6030),
+    "left_mouth_corner": (0.2485, 0.7753),
+    "right_mouth_corner": (0.7154, 0.7744),
+    "mouth_center": (0.4872, 0.8200),
 }
 # The detector box's corners in the same frame (same fit): the alignment of a face whose parts cannot
 # align it, an eye and the nose hidden say. It is looser (its spread is five times the eyes') but keeps the
