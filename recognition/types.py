@@ -16,18 +16,35 @@ CLASSES = (
 
 @dataclass
 class Parsing:
-    """One face's labels in crop coordinates, and the 2x3 affine mapping crop pixels to image pixels."""
+    """One face's labels in crop coordinates, the 2x3 affine mapping crop pixels to image pixels and, from the
+    parser, each class's score (logit) per crop pixel."""
 
     labels: np.ndarray  # (CROP_SIZE, CROP_SIZE) uint8, values index CLASSES
     crop_to_image: np.ndarray  # (2, 3) float64
+    scores: np.ndarray | None = None  # (CROP_SIZE, CROP_SIZE, len(CLASSES)) float16; absent in stored overlays
 
     def to_image(self, image_shape: tuple[int, ...]) -> np.ndarray:
-        """The labels resampled onto an image of `image_shape` (nearest); outside the crop is background."""
-        height, width = image_shape[:2]
-        return cv2.warpAffine(
-            self.labels, self.crop_to_image, (width, height), flags=cv2.INTER_NEAREST,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        """The labels on an image of `image_shape`; outside the crop is background (0).
+
+        A crop pixel spans several image pixels, so with the scores each class's score is interpolated
+        bilinearly and the best class taken, which places a boundary between crop pixels where nearest
+        labels would draw it as a staircase; without them, the labels are resampled by nearest.
+        """
+        size = image_shape[1], image_shape[0]
+
+        def nearest(crop: np.ndarray) -> np.ndarray:
+            return cv2.warpAffine(
+                crop, self.crop_to_image, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )  # fmt: skip
+
+        if self.scores is None:
+            return nearest(self.labels)
+        scores = cv2.warpAffine(
+            self.scores.astype(np.float32), self.crop_to_image, size, flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
         )  # fmt: skip
+        return np.where(nearest(np.ones_like(self.labels)) == 1, scores.argmax(axis=2), 0).astype(np.uint8)
 
 
 @dataclass(frozen=True)

@@ -217,10 +217,12 @@ class FaceParser:
         )
         with torch.inference_mode():
             pixels = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float()
-            labels = self.net(pixels).argmax(dim=1).to(torch.uint8).cpu().numpy()
+            scores = self.net(pixels).half()  # kept for `Parsing.to_image`; the labels are their argmax
+            labels = scores.argmax(dim=1).to(torch.uint8).cpu().numpy()
+            scores = scores.permute(0, 2, 3, 1).cpu().numpy()
         parsings = [
-            Parsing(label_map, cv2.invertAffineTransform(m))
-            for label_map, m in zip(labels, transforms, strict=True)
+            Parsing(label_map, cv2.invertAffineTransform(m), crop_scores)
+            for label_map, m, crop_scores in zip(labels, transforms, scores, strict=True)
         ]
         for face, parsing in zip(faces, parsings, strict=True):
             face.parsing = parsing

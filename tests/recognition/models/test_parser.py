@@ -109,12 +109,39 @@ def test_get_fills_labels_in_crop_coordinates_and_maps_them_back(parser, photo):
     # the crop's centre pixel lands on the box centre in the image
     centre = parsing.crop_to_image @ np.array([(CROP_SIZE - 1) / 2, (CROP_SIZE - 1) / 2, 1.0])
     np.testing.assert_allclose(centre, [(BOX[0] + BOX[2]) / 2 - 0.5, (BOX[1] + BOX[3]) / 2 - 0.5], atol=1e-6)
+    assert parsing.scores.shape == (CROP_SIZE, CROP_SIZE, len(CLASSES))
+    np.testing.assert_array_equal(parsing.scores.argmax(axis=2), parsing.labels)
     in_image = parsing.to_image(photo.shape)
     assert in_image.shape == photo.shape[:2]
-    # a pixel inside the box carries the label of its crop pixel
+    # where no boundary is near, a pixel inside the box carries the label of its crop pixel
     x, y = 160, 280
     u, v = (crop_transform(BOX) @ np.array([x, y, 1.0])).round().astype(int)
+    assert len(np.unique(parsing.labels[v - 1 : v + 2, u - 1 : u + 2])) == 1
     assert in_image[y, x] == parsing.labels[v, u]
+
+
+def test_scores_place_a_boundary_between_crop_pixels_and_nothing_outside_the_crop():
+    """Skin and hair scores that cross at crop column 3.2: on an image four times finer the boundary falls
+    there; labels alone (a stored overlay) step at the crop pixels' edge, column 3.5."""
+    crop, scale, offset = 8, 4.0, 10.0  # image x = 4 u + 10
+    scores = np.zeros((crop, crop, len(CLASSES)), np.float16)
+    scores[..., 1] = np.arange(crop)[None, :] - 3.2
+    scores[..., 10] = -scores[..., 1]
+    labels = scores.argmax(axis=2).astype(np.uint8)
+    crop_to_image = np.array([[scale, 0.0, offset], [0.0, scale, offset]])
+    shape = (60, 60, 3)
+
+    smooth = Parsing(labels, crop_to_image, scores).to_image(shape)
+    stepped = Parsing(labels, crop_to_image).to_image(shape)
+    for row in (smooth[12:38], stepped[12:38]):
+        assert set(np.unique(row[:, 12:22])) == {10} and set(np.unique(row[:, 25:38])) == {1}
+    assert (smooth[12:38, 23] == 1).all()  # u = 3.25, past the crossing
+    assert (stepped[12:38, 23] == 10).all()  # u = 3.25 rounds to hair's column 3
+    for labels_on_image in (smooth, stepped):
+        outside = np.ones(shape[:2], bool)
+        outside[7:42, 7:42] = False  # the crop covers image x, y in [8, 40]
+        assert (labels_on_image[outside] == 0).all()
+        assert (labels_on_image[9:39, 9:39] != 0).all()
 
 
 def test_batch_equals_one_by_one_and_is_deterministic(parser, photo):
