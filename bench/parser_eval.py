@@ -5,7 +5,7 @@
 
 `--weights` takes the trainer's checkpoint (a dict with "model") or its fp16 export (a bare state dict).
 Each test image is cropped from the largest box of the pipeline's detector, as in production, parsed, and its
-labels mapped back to image coordinates as `python -m recognition parse` writes them (`Parsing.to_image`: class
+labels mapped back to image coordinates as `python -m recognition parse` writes them (`to_image`: class
 scores interpolated bilinearly); an image without a detected face counts as all background.
 
 F1 is pooled over the split (pixel counts summed over images, then F1 per class). Brows and eyes count a

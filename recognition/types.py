@@ -21,7 +21,7 @@ class Parsing:
 
     labels: np.ndarray  # (CROP_SIZE, CROP_SIZE) uint8, values index CLASSES
     crop_to_image: np.ndarray  # (2, 3) float64
-    scores: np.ndarray | None = None  # (CROP_SIZE, CROP_SIZE, len(CLASSES)) float16; absent in stored overlays
+    scores: np.ndarray | None = None  # (CROP_SIZE, CROP_SIZE, len(CLASSES)) float16; not in stored overlays
 
     def to_image(self, image_shape: tuple[int, ...]) -> np.ndarray:
         """The labels on an image of `image_shape`; outside the crop is background (0).
