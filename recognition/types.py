@@ -21,7 +21,7 @@ class Parsing:
 
     labels: np.ndarray  # (CROP_SIZE, CROP_SIZE) uint8, values index CLASSES
     crop_to_image: np.ndarray  # (2, 3) float64
-    scores: np.ndarray | None = None  # (CROP_SIZE, CROP_SIZE, len(CLASSES)) float16; not in stored overlays
+    scores: np.ndarray | None = None  # (CROP_SIZE, CROP_SIZE, len(CLASSES)) float32; not in stored overlays
 
     def to_image(self, image_shape: tuple[int, ...]) -> np.ndarray:
         """The labels on an image of `image_shape`; outside the crop is background (0).
@@ -41,7 +41,7 @@ class Parsing:
         if self.scores is None:
             return nearest(self.labels)
         scores = cv2.warpAffine(
-            self.scores.astype(np.float32), self.crop_to_image, size, flags=cv2.INTER_LINEAR,
+            self.scores, self.crop_to_image, size, flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
         )  # fmt: skip
         return np.where(nearest(np.ones_like(self.labels)) == 1, scores.argmax(axis=2), 0).astype(np.uint8)

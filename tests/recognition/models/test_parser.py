@@ -124,7 +124,7 @@ def test_scores_place_a_boundary_between_crop_pixels_and_nothing_outside_the_cro
     """Skin and hair scores that cross at crop column 3.2: on an image four times finer the boundary falls
     there; labels alone (a stored overlay) step at the crop pixels' edge, column 3.5."""
     crop, scale, offset = 8, 4.0, 10.0  # image x = 4 u + 10
-    scores = np.zeros((crop, crop, len(CLASSES)), np.float16)
+    scores = np.zeros((crop, crop, len(CLASSES)), np.float32)
     scores[..., 1] = np.arange(crop)[None, :] - 3.2
     scores[..., 10] = -scores[..., 1]
     labels = scores.argmax(axis=2).astype(np.uint8)
