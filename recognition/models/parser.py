@@ -217,9 +217,10 @@ class FaceParser:
         )
         with torch.inference_mode():
             pixels = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float()
-            scores = self.net(pixels)  # kept for `Parsing.to_image`; the labels are their argmax
-            labels = scores.argmax(dim=1).to(torch.uint8).cpu().numpy()
-            scores = scores.permute(0, 2, 3, 1).cpu().numpy()  # channels last already: no copy on the CPU
+            logits = self.net(pixels)
+            labels = logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
+            # kept for `Parsing.to_image`; channels last already, so no copy on the CPU
+            scores = logits.permute(0, 2, 3, 1).cpu().numpy()
         parsings = [
             Parsing(label_map, cv2.invertAffineTransform(m), crop_scores)
             for label_map, m, crop_scores in zip(labels, transforms, scores, strict=True)
